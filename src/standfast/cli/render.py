@@ -1,0 +1,70 @@
+"""Human output: tables and trees for operators (``--json`` bypasses all of this)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+STATE_STYLE = {"ISP": "green", "ISU": "yellow", "OSU": "bright_black", "OSF": "red"}
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _walk(node: Mapping[str, Any], depth: int) -> Iterable[tuple[int, Mapping[str, Any]]]:
+    yield depth, node
+    for child in node.get("children", []):
+        yield from _walk(child, depth + 1)
+
+
+def status_table(status: Mapping[str, Any]) -> Table:
+    table = Table(
+        title=f"Server {status['server']}  (configuration version {status['config_version']})",
+        title_justify="left",
+    )
+    for col in ("TAG", "KIT", "ID", "STATE", "SWITCHBACK", "PRIORITY"):
+        table.add_column(col)
+    for root in status["hierarchies"]:
+        for depth, n in _walk(root, 0):
+            state = str(n["state"])
+            table.add_row(
+                ("  " * depth + ("└ " if depth else "")) + str(n["tag"]),
+                str(n["kit"]),
+                str(n["id"]),
+                f"[{STATE_STYLE.get(state, 'white')}]{state}[/]",
+                str(n["switchback"]),
+                str(n["priority"]),
+            )
+    return table
+
+
+def kv_table(data: Mapping[str, Any], title: str = "") -> Table:
+    table = Table(title=title or None, show_header=False, title_justify="left")
+    table.add_column("name", style="bold")
+    table.add_column("value")
+    for k, v in data.items():
+        if isinstance(v, Mapping):
+            v = ", ".join(f"{a}={b}" for a, b in v.items())
+        elif isinstance(v, list):
+            v = ", ".join(str(x) for x in v)
+        table.add_row(str(k), str(v))
+    return table
+
+
+def rows_table(rows: Sequence[Mapping[str, Any]], columns: list[str], title: str = "") -> Table:
+    table = Table(title=title or None, title_justify="left")
+    for c in columns:
+        table.add_column(c.upper(), overflow="fold")
+    for r in rows:
+        table.add_row(*(str(r.get(c, "")) for c in columns))
+    return table
+
+
+def print_notices(notices: Iterable[Mapping[str, Any]]) -> None:
+    for n in notices:
+        style = {"info": "", "warning": "yellow"}.get(str(n.get("severity")), "red")
+        line = f"{n['code']}: {n['message']}"
+        err.print(f"[{style}]{line}[/]" if style else line, markup=bool(style))

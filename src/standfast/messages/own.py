@@ -1,0 +1,537 @@
+"""Standfast's own messages (codes 190000-199999), beyond those of the guide.
+
+Blocks of a hundred by area: 1900xx input and model, 1901xx configuration
+database, 1902xx daemon and requests, 1903xx defaults file, 1904xx NFS and mounts,
+1906xx user commands, 1907xx BEGIN/END log lines. The Japanese follows the
+guide's vocabulary (サーバ, リソース, 階層, サービス中, サービス休止, 従属関係).
+
+Severity: a refusal or failure is ERROR; something tolerated or worked around
+(a bad tunable ignored, a forced unmount) is WARNING; progress is INFO; FATAL
+only when the server itself is about to be halted. END-failed lines are ERROR,
+like the guide's own 000022 and 000026.
+"""
+
+from __future__ import annotations
+
+from standfast.messages import MessageDef, Severity
+
+_FATAL = Severity.FATAL
+_ERR = Severity.ERROR
+_WARN = Severity.WARNING
+_INFO = Severity.INFO
+
+_MODEL = (
+    MessageDef(
+        "190001",
+        _ERR,
+        'Tag "{tag}" is invalid: use letters, digits and - _ . / only',
+        'タグ"{tag}"は無効です: 英字、数字および - _ . / のみを使用してください',
+    ),
+    MessageDef(
+        "190002",
+        _ERR,
+        'Tag "{tag}" must not start with "." or "/"',
+        'タグ"{tag}"は"."または"/"で始めることはできません',
+    ),
+    MessageDef(
+        "190003",
+        _ERR,
+        'Tag "{tag}" is longer than 256 characters',
+        'タグ"{tag}"が 256 文字を超えています',
+    ),
+    MessageDef(
+        "190004",
+        _ERR,
+        "Tag is empty",
+        "タグが空です",
+        action_en="Give a tag name.",
+        action_ja="タグ名を指定してください。",
+    ),
+    MessageDef(
+        "190005",
+        _ERR,
+        "Priority {priority} is out of range: use 1-999 (1 is the highest)",
+        "優先順位{priority}が範囲外です: 1 から 999 の値を使用してください"
+        "(1 が最も高い優先順位です)",
+    ),
+    MessageDef(
+        "190006",
+        _ERR,
+        "Priority {priority} is already used by server {server} in hierarchy {tag}",
+        "優先順位{priority}は階層{tag}ですでにサーバ{server}が使用しています",
+        action_en="Choose a priority that no other server of the hierarchy uses.",
+        action_ja="階層内の他のサーバが使用していない優先順位を指定してください。",
+    ),
+    MessageDef(
+        "190007",
+        _ERR,
+        "Dependency from {parent} to {child} would create a cycle",
+        "{parent}から{child}への従属関係を作成すると循環が発生します",
+    ),
+    MessageDef(
+        "190008",
+        _ERR,
+        "Dependency from {parent} to {child} already exists",
+        "{parent}から{child}への従属関係はすでに存在します",
+    ),
+    MessageDef(
+        "190009",
+        _ERR,
+        "Dependency from {parent} to {child} does not exist on server {server}",
+        "サーバ{server}に{parent}から{child}への従属関係は存在しません",
+    ),
+    MessageDef(
+        "190010",
+        _ERR,
+        'Unknown kit "{kit}" (known kits: {known})',
+        '不明なキット"{kit}"です(使用できるキット: {known})',
+    ),
+    MessageDef(
+        "190011",
+        _ERR,
+        'Invalid value "{value}" for property {name} of kit {kit}: {reason}',
+        'キット{kit}のプロパティ{name}の値"{value}"が無効です: {reason}',
+    ),
+    MessageDef(
+        "190012",
+        _ERR,
+        "Unknown property {name} for kit {kit}",
+        "キット{kit}に不明なプロパティ{name}が指定されました",
+    ),
+    MessageDef(
+        "190013",
+        _ERR,
+        "Missing required property {name} for kit {kit}",
+        "キット{kit}の必須プロパティ{name}が指定されていません",
+    ),
+    MessageDef(
+        "190014",
+        _ERR,
+        'Invalid switchback type "{value}": use intelligent or automatic',
+        'スイッチバック・タイプ"{value}"が無効です: intelligent または automatic を'
+        "指定してください",
+    ),
+    MessageDef(
+        "190015",
+        _ERR,
+        "Resource {tag} has dependents ({parents}) on server {server}: delete them first,"
+        " or delete the whole hierarchy from its root",
+        "サーバ{server}のリソース{tag}に依存するリソース({parents})があります: 先にそれらを"
+        "削除するか、ルートから階層全体を削除してください",
+    ),
+    MessageDef(
+        "190016",
+        _ERR,
+        "Resource {tag} is in service on server {server}: take it out of service first",
+        "リソース{tag}はサーバ{server}でサービス中です: 先にサービス休止にしてください",
+    ),
+    MessageDef(
+        "190017",
+        _ERR,
+        "Property {name} of kit {kit} cannot be changed after creation",
+        "キット{kit}のプロパティ{name}は作成後に変更できません",
+        action_en="Delete the resource and create it again with the new value.",
+        action_ja="リソースを削除し、新しい値で作成し直してください。",
+    ),
+    MessageDef(
+        "190018",
+        _ERR,
+        "A dependency cannot join {parent} and {child}: they are in service in different"
+        " states ({parent_state}, {child_state})",
+        "{parent}と{child}の間に従属関係を作成できません: サービスの状態が異なります"
+        "({parent_state}、{child_state})",
+        action_en=(
+            "Bring both resources to the same state on this server (both in service or"
+            " both out of service), then create the dependency."
+        ),
+        action_ja=(
+            "このサーバで両方のリソースを同じ状態(両方ともサービス中、または両方とも"
+            "サービス休止)にしてから、従属関係を作成してください。"
+        ),
+    ),
+    MessageDef(
+        "190019",
+        _ERR,
+        "Resource {tag} is not a hierarchy root; give the root tag ({root})",
+        "リソース{tag}は階層のルートではありません。ルートのタグ({root})を指定してください",
+    ),
+    MessageDef(
+        "190020",
+        _ERR,
+        'Invalid state "{value}"',
+        '状態"{value}"が無効です',
+        action_en="Use one of ISP, ISU, OSU, OSF or UNKNOWN.",
+        action_ja="ISP、ISU、OSU、OSF、UNKNOWN のいずれかを指定してください。",
+    ),
+)
+
+_DATABASE = (
+    MessageDef(
+        "190101",
+        _ERR,
+        "Cannot open configuration database {path}: {reason}",
+        "設定データベース{path}を開けません: {reason}",
+    ),
+    MessageDef(
+        "190102",
+        _ERR,
+        "Configuration database {path} has schema version {found};"
+        " this Standfast expects {expected}",
+        "設定データベース{path}のスキーマ・バージョンは{found}ですが、"
+        "この Standfast は{expected}を必要とします",
+        action_en=(
+            "Run the Standfast version that wrote the database, or restore a configuration"
+            " backup made by this version."
+        ),
+        action_ja=(
+            "データベースを作成したバージョンの Standfast を実行するか、このバージョンで"
+            "作成した設定のバックアップを復元してください。"
+        ),
+    ),
+    MessageDef(
+        "190103",
+        _ERR,
+        "Configuration change conflicted with version {version}; nothing was changed, try again",
+        "設定の変更がバージョン{version}と競合しました。何も変更されていません。再試行してください",
+    ),
+)
+
+_DAEMON = (
+    MessageDef(
+        "190201",
+        _ERR,
+        "Cannot reach the Standfast daemon at {socket}: {reason}",
+        "{socket}の Standfast デーモンに接続できません: {reason}",
+        action_en="Check that the Standfast daemon is running on this server.",
+        action_ja="このサーバで Standfast デーモンが動作していることを確認してください。",
+    ),
+    MessageDef(
+        "190202",
+        _ERR,
+        "The daemon did not answer within {seconds} s",
+        "デーモンが{seconds}秒以内に応答しませんでした",
+    ),
+    MessageDef(
+        "190203",
+        _ERR,
+        "Permission denied: user {user} may not {operation}",
+        "権限がありません: ユーザ{user}には{operation}の権限がありません",
+    ),
+    MessageDef(
+        "190204",
+        _ERR,
+        "Another action is running on hierarchy {tag}; try again when it ends",
+        "階層{tag}で別の操作を実行中です。終了してから再試行してください",
+    ),
+    MessageDef(
+        "190205",
+        _ERR,
+        "A Standfast daemon is already running on socket {socket}",
+        "ソケット{socket}で Standfast デーモンがすでに動作しています",
+    ),
+    MessageDef(
+        "190206",
+        _ERR,
+        "Invalid request: {detail}",
+        "無効なリクエストです: {detail}",
+    ),
+    MessageDef(
+        "190207",
+        _ERR,
+        "{action} of {tag} exceeded its time limit of {seconds} s and was abandoned",
+        "{tag}の{action}が制限時間{seconds}秒を超えたため中止しました",
+    ),
+    MessageDef(
+        "190208",
+        _INFO,
+        "Daemon started on server {server} (version {version})",
+        "サーバ{server}でデーモンを開始しました(バージョン{version})",
+    ),
+    MessageDef(
+        "190209",
+        _INFO,
+        "Daemon stopping on server {server}",
+        "サーバ{server}でデーモンを停止しています",
+    ),
+)
+
+_DEFAULTS = (
+    # Not fatal: the loader falls back to the built-in defaults.
+    MessageDef(
+        "190301",
+        _WARN,
+        "Cannot read defaults file {path}: {reason}",
+        "デフォルト・ファイル{path}を読み込めません: {reason}",
+        action_en=(
+            "The built-in defaults are used until the file can be read; check its"
+            " permissions and that it is UTF-8 text."
+        ),
+        action_ja=(
+            "ファイルを読み込めるようになるまで組み込みのデフォルト値を使用します。"
+            "ファイルのアクセス権と、UTF-8 のテキストであることを確認してください。"
+        ),
+    ),
+    MessageDef(
+        "190302",
+        _WARN,
+        'Invalid value "{value}" for tunable {name} in {path}: {reason}; using {default}',
+        '{path}のチューニング・パラメータ{name}の値"{value}"が無効です: {reason}。'
+        "{default}を使用します",
+    ),
+    MessageDef(
+        "190303",
+        _WARN,
+        "Unknown tunable {name} in {path}; ignored",
+        "{path}の不明なチューニング・パラメータ{name}を無視します",
+    ),
+    MessageDef(
+        "190304",
+        _WARN,
+        "Line {line} of {path} is not NAME=VALUE; ignored",
+        "{path}の{line}行目は NAME=VALUE の形式ではないため無視します",
+    ),
+)
+
+
+_NFS = (
+    MessageDef(
+        "190401",
+        _ERR,
+        "File system {export} appears {count} times in {fstab};"
+        " protect a file system mounted on a single mount point",
+        "ファイル・システム{export}が{fstab}に{count}回記述されています。"
+        "1 つのマウント・ポイントにマウントされたファイル・システムを保護してください",
+    ),
+    MessageDef(
+        "190402",
+        _ERR,
+        "{mount_point} is not an NFS-mounted file system on server {server}",
+        "{mount_point}はサーバ{server}で NFS マウントされたファイル・システムではありません",
+        action_en=(
+            "Mount the export on this server by the NFS server's IP address first,"
+            " then create the resource."
+        ),
+        action_ja=(
+            "先にこのサーバで NFS サーバの IP アドレスを使用してエクスポートをマウントし、"
+            "そのあとでリソースを作成してください。"
+        ),
+    ),
+    MessageDef(
+        "190403",
+        _WARN,
+        "{mount_point} is mounted by host name {host}; remounting it by IP address {ip}",
+        "{mount_point}はホスト名{host}を使用してマウントされています。"
+        "IP アドレス{ip}を使用して再マウントします",
+        action_en=(
+            "The remount can kill processes that use the mount point; mount NFS file"
+            " systems by IP address."
+        ),
+        action_ja=(
+            "再マウントではマウント・ポイントを使用しているプロセスが終了されることがあります。"
+            "NFS ファイル・システムは IP アドレスを使用してマウントしてください。"
+        ),
+    ),
+    MessageDef(
+        "190404",
+        _WARN,
+        "Mount options of {mount_point} ({options}) make neither hard,intr"
+        " nor soft semantics explicit",
+        "{mount_point}のマウント・オプション({options})で hard,intr と soft の"
+        "どちらも明示されていません",
+        action_en="Add hard,intr or soft to the mount options explicitly.",
+        action_ja="マウント・オプションに hard,intr または soft を明示的に追加してください。",
+    ),
+    MessageDef(
+        "190405",
+        _INFO,
+        "Removing /etc/fstab entry for {mount_point} (backup in {backup})",
+        "{mount_point}の /etc/fstab エントリを削除しています(バックアップ: {backup})",
+    ),
+    MessageDef(
+        "190406",
+        _INFO,
+        "Restoring /etc/fstab entry for {mount_point}",
+        "{mount_point}の /etc/fstab エントリを復元しています",
+    ),
+    MessageDef(
+        "190407",
+        _ERR,
+        "NFS server {nfs_server} did not answer within {seconds} s",
+        "NFS サーバ{nfs_server}が{seconds}秒以内に応答しませんでした",
+    ),
+    # One try of several; the failure, if any, is reported by the check itself.
+    MessageDef(
+        "190408",
+        _WARN,
+        "Mount point {mount_point} did not answer {call} within {seconds} s"
+        " (try {attempt} of {tries})",
+        "マウント・ポイント{mount_point}が{seconds}秒以内に{call}に応答しませんでした"
+        "(試行 {attempt}/{tries})",
+    ),
+    MessageDef(
+        "190409",
+        _ERR,
+        "{mount_point} is not mounted from {source} on server {server}",
+        "{mount_point}はサーバ{server}で{source}からマウントされていません",
+    ),
+    MessageDef(
+        "190410",
+        _FATAL,
+        "NAS access failed for {tag}; LKNASERROR=halt: halting server {server} now",
+        "{tag}の NAS アクセスに失敗しました。LKNASERROR=halt のため、"
+        "サーバ{server}をただちに停止します",
+    ),
+    MessageDef(
+        "190411",
+        _ERR,
+        "NAS access failed for {tag} and hierarchy {root} has no backup server;"
+        " it is now out of service (OSF)",
+        "{tag}の NAS アクセスに失敗しましたが、階層{root}にはバックアップ・サーバが"
+        "ありません。階層はサービス休止(OSF)になりました",
+        action_en=(
+            "Correct the NAS access problem, then bring the hierarchy in service by hand;"
+            " extend it to a backup server so that it can fail over."
+        ),
+        action_ja=(
+            "NAS のアクセス問題を訂正したあと、手動で階層をサービス中にしてください。"
+            "フェイルオーバーできるように、階層をバックアップ・サーバへ拡張してください。"
+        ),
+    ),
+    MessageDef(
+        "190412",
+        _WARN,
+        "Unmount of {mount_point} is busy; sending {signal} to {pids}",
+        "{mount_point}のアンマウントがビジーです。{pids}に{signal}を送信します",
+        action_en=(
+            "Let only processes under cluster protection use file systems that the NAS kit"
+            " protects."
+        ),
+        action_ja=(
+            "NAS 保護下のファイル・システムは、クラスタの保護下にあるプロセスのみが"
+            "使用するように設定してください。"
+        ),
+    ),
+    MessageDef(
+        "190413",
+        _WARN,
+        "Unmount of {mount_point} needed the {method} method",
+        "{mount_point}のアンマウントには{method}方式が必要でした",
+    ),
+    MessageDef(
+        "190414",
+        _ERR,
+        "Cannot mount {source} on {mount_point}: {reason}",
+        "{source}を{mount_point}にマウントできません: {reason}",
+    ),
+    MessageDef(
+        "190415",
+        _ERR,
+        "Cannot unmount {mount_point}: {reason}",
+        "{mount_point}をアンマウントできません: {reason}",
+    ),
+    MessageDef(
+        "190416",
+        _WARN,
+        "Local recovery of {tag}: lazy unmount and remount of {mount_point}",
+        "{tag}のローカル・リカバリー: {mount_point}を遅延アンマウントして再マウントします",
+    ),
+    MessageDef(
+        "190417",
+        _ERR,
+        "Health check of {tag} failed: {reason}",
+        "{tag}のヘルス・チェックに失敗しました: {reason}",
+    ),
+    MessageDef(
+        "190418",
+        _ERR,
+        "NFS server {nfs_server} does not export {export} to server {server}",
+        "NFS サーバ{nfs_server}は{export}をサーバ{server}にエクスポートしていません",
+        action_en="Add this server to the export's client list on the NFS server, then try again.",
+        action_ja=(
+            "NFS サーバでエクスポートのクライアント・リストにこのサーバを追加してから、"
+            "再試行してください。"
+        ),
+    ),
+    MessageDef(
+        "190419",
+        _ERR,
+        "Host name {host} cannot be resolved: {reason}",
+        "ホスト名{host}を解決できません: {reason}",
+        action_en="Give the NFS server by its IP address rather than a host name.",
+        action_ja="NFS サーバはホスト名ではなく IP アドレスで指定してください。",
+    ),
+)
+
+_COMMANDS = (
+    MessageDef(
+        "190601",
+        _ERR,
+        "The {action} command of {tag} exited with status {status}: {output}",
+        "{tag}の{action}コマンドが終了ステータス{status}で終了しました: {output}",
+    ),
+    MessageDef(
+        "190602",
+        _ERR,
+        "The {action} command of {tag} exceeded its time limit of {seconds} s and was killed",
+        "{tag}の{action}コマンドが制限時間{seconds}秒を超えたため強制終了しました",
+    ),
+    MessageDef(
+        "190603",
+        _ERR,
+        "Command {command} for {tag} is not an executable file",
+        "{tag}のコマンド{command}は実行可能ファイルではありません",
+        action_en="Give the absolute path of a file with execute permission.",
+        action_ja="実行権のあるファイルを絶対パスで指定してください。",
+    ),
+)
+
+# The guide's log style (REQUIREMENTS section 2). BEGIN and END stay as words in the
+# Japanese too, so one grep finds them in logs of either language.
+_LOG_LINES = (
+    MessageDef(
+        "190701",
+        _INFO,
+        '{action}: BEGIN {action_noun} of "{tag}" on server "{server}"',
+        '{action}: BEGIN サーバ"{server}"で"{tag}"の{action_noun}を開始します',
+    ),
+    MessageDef(
+        "190702",
+        _INFO,
+        '{action}: END successful {action_noun} of "{tag}" on server "{server}"',
+        '{action}: END サーバ"{server}"で"{tag}"の{action_noun}が成功しました',
+    ),
+    MessageDef(
+        "190703",
+        _ERR,
+        '{action}: END failed {action_noun} of "{tag}" on server "{server}": {reason}',
+        '{action}: END サーバ"{server}"で"{tag}"の{action_noun}が失敗しました: {reason}',
+    ),
+    MessageDef(
+        "190704",
+        _INFO,
+        'Creating Resource Instance {tag} with id {id} on machine "{server}":',
+        'マシン"{server}"で ID {id}のリソース・インスタンス{tag}を作成しています:',
+    ),
+    MessageDef(
+        "190705",
+        _INFO,
+        'Creating Dependency {parent}-"{child}" on machine "{server}":',
+        'マシン"{server}"で従属関係{parent}-"{child}"を作成しています:',
+    ),
+    MessageDef(
+        "190706",
+        _INFO,
+        "Removing /etc/fstab entry",
+        "/etc/fstab エントリを削除しています",
+    ),
+)
+
+OWN_MESSAGES: tuple[MessageDef, ...] = (
+    *_MODEL,
+    *_DATABASE,
+    *_DAEMON,
+    *_DEFAULTS,
+    *_NFS,
+    *_COMMANDS,
+    *_LOG_LINES,
+)

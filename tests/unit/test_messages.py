@@ -1,0 +1,379 @@
+"""The numbered message catalogue: codes, languages, placeholders, rendering."""
+
+from __future__ import annotations
+
+import re
+import string
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from standfast.messages import (
+    CATALOGUE,
+    Lang,
+    MessageDef,
+    Notice,
+    Severity,
+    StandfastError,
+    format_text,
+    language_from_env,
+    lookup,
+    render,
+)
+from standfast.messages.guide import GUIDE_MESSAGES
+from standfast.messages.listing import catalogue_rows
+from standfast.messages.own import OWN_MESSAGES
+
+# Every code of REQUIREMENTS section 3 (the reference guide's chapter 6).
+GUIDE_CODES = {
+    # common
+    "000002", "000010", "000011", "000019", "000022", "000026",
+    # create
+    "000012", "000013", "000014", "000015", "000018", "000021", "000023", "000024",
+    "000027", "000028", "000029", "000030",
+    # extend
+    "000003", "000004", "000005", "000006", "000007", "000008", "000009", "000025",
+    # restore / recovery
+    "000001",
+    # NAS kit
+    "107001", "107002", "107003", "107004", "107005", "107006", "107007", "107008",
+    "107009", "107010", "107011", "107012", "107013",
+    # mount point checks
+    "104901", "104902", "104903",
+}  # fmt: skip
+
+# The guide gives an action (処置) for these; REQUIREMENTS repeats it in short.
+GUIDE_CODES_WITH_ACTION = {
+    "000029", "107005", "107009", "107010", "107012", "107013", "104901", "104902", "104903",
+}  # fmt: skip
+
+# Placeholders are the interface callers fill: a renamed one silently shows "<name>".
+EXPECTED_FIELDS: dict[str, set[str]] = {
+    "000001": {"tag", "server"},
+    "000002": set(),
+    "000003": {"tag", "server"},
+    "000004": {"tag", "server"},
+    "000005": {"server"},
+    "000006": {"path", "server"},
+    "000007": {"path", "server"},
+    "000008": {"tag", "server"},
+    "000009": {"templatesys", "templatetag"},
+    "000010": set(),
+    "000011": set(),
+    "000012": set(),
+    "000013": set(),
+    "000014": {"tag"},
+    "000015": {"server"},
+    "000018": {"tag", "server"},
+    "000019": set(),
+    "000021": {"tag", "server"},
+    "000022": {"tag", "server"},
+    "000023": {"tag", "server"},
+    "000024": {"tag", "server"},
+    "000025": {"tag", "server", "signal"},
+    "000026": {"action", "tag", "server", "signal"},
+    "000027": {"parent", "child", "server"},
+    "000028": {"filesys_tag", "parent", "server"},
+    "000029": {"parent", "child", "server"},
+    "000030": {"phase"},
+    "107001": {"tag_id", "server"},
+    "107002": {"nfs_server", "server"},
+    "107003": {"nfs_server", "server"},
+    "107004": {"device"},
+    "107005": {"tag", "server"},
+    "107006": set(),
+    "107007": {"server"},
+    "107008": {"server"},
+    "107009": {"server"},
+    "107010": {"tag", "server"},
+    "107011": {"dir", "server", "reason"},
+    "107012": {"export", "server"},
+    "107013": {"ip", "export", "server"},
+    "104901": {"mount_point"},
+    "104902": {"mount_point"},
+    "104903": {"mount_point"},
+    "190001": {"tag"},
+    "190002": {"tag"},
+    "190003": {"tag"},
+    "190004": set(),
+    "190005": {"priority"},
+    "190006": {"priority", "server", "tag"},
+    "190007": {"parent", "child"},
+    "190008": {"parent", "child"},
+    "190009": {"parent", "child", "server"},
+    "190010": {"kit", "known"},
+    "190011": {"value", "name", "kit", "reason"},
+    "190012": {"name", "kit"},
+    "190013": {"name", "kit"},
+    "190014": {"value"},
+    "190015": {"tag", "parents", "server"},
+    "190016": {"tag", "server"},
+    "190017": {"name", "kit"},
+    "190018": {"parent", "child", "parent_state", "child_state"},
+    "190019": {"tag", "root"},
+    "190020": {"value"},
+    "190101": {"path", "reason"},
+    "190102": {"path", "found", "expected"},
+    "190103": {"version"},
+    "190201": {"socket", "reason"},
+    "190202": {"seconds"},
+    "190203": {"user", "operation"},
+    "190204": {"tag"},
+    "190205": {"socket"},
+    "190206": {"detail"},
+    "190207": {"action", "tag", "seconds"},
+    "190208": {"server", "version"},
+    "190209": {"server"},
+    "190301": {"path", "reason"},
+    "190302": {"value", "name", "path", "reason", "default"},
+    "190303": {"name", "path"},
+    "190304": {"line", "path"},
+    "190401": {"export", "count", "fstab"},
+    "190402": {"mount_point", "server"},
+    "190403": {"mount_point", "host", "ip"},
+    "190404": {"mount_point", "options"},
+    "190405": {"mount_point", "backup"},
+    "190406": {"mount_point"},
+    "190407": {"nfs_server", "seconds"},
+    "190408": {"mount_point", "call", "seconds", "attempt", "tries"},
+    "190409": {"mount_point", "source", "server"},
+    "190410": {"tag", "server"},
+    "190411": {"tag", "root"},
+    "190412": {"mount_point", "signal", "pids"},
+    "190413": {"mount_point", "method"},
+    "190414": {"source", "mount_point", "reason"},
+    "190415": {"mount_point", "reason"},
+    "190416": {"tag", "mount_point"},
+    "190417": {"tag", "reason"},
+    "190418": {"nfs_server", "export", "server"},
+    "190419": {"host", "reason"},
+    "190601": {"action", "tag", "status", "output"},
+    "190602": {"action", "tag", "seconds"},
+    "190603": {"command", "tag"},
+    "190701": {"action", "action_noun", "tag", "server"},
+    "190702": {"action", "action_noun", "tag", "server"},
+    "190703": {"action", "action_noun", "tag", "server", "reason"},
+    "190704": {"tag", "id", "server"},
+    "190705": {"parent", "child", "server"},
+    "190706": set(),
+}
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+ALL = (*GUIDE_MESSAGES, *OWN_MESSAGES)
+LANGS: tuple[Lang, ...] = ("en", "ja")
+
+
+def fields(template: str) -> set[str]:
+    """Placeholder names; rejects positional, indexed or formatted fields."""
+    names: set[str] = set()
+    for _literal, name, spec, conversion in string.Formatter().parse(template):
+        if name is None:
+            continue
+        assert name.isidentifier(), f"{name!r} in {template!r}"
+        assert not spec and conversion is None, template
+        names.add(name)
+    return names
+
+
+def test_every_guide_code_is_present_once() -> None:
+    codes = [m.code for m in GUIDE_MESSAGES]
+    assert len(codes) == len(set(codes))
+    assert set(codes) == GUIDE_CODES
+    assert CATALOGUE.keys() >= GUIDE_CODES
+
+
+def test_codes_are_six_digits_and_unique() -> None:
+    codes = [m.code for m in ALL]
+    assert all(re.fullmatch(r"\d{6}", c) for c in codes)
+    assert len(codes) == len(set(codes)) == len(CATALOGUE)
+
+
+def test_own_codes_are_in_their_range_and_guide_codes_are_not() -> None:
+    assert OWN_MESSAGES
+    assert all(190000 <= int(m.code) <= 199999 for m in OWN_MESSAGES)
+    assert not any(190000 <= int(m.code) <= 199999 for m in GUIDE_MESSAGES)
+
+
+@pytest.mark.parametrize("m", ALL, ids=lambda m: m.code)
+def test_message_has_both_languages(m: MessageDef) -> None:
+    assert isinstance(m.severity, Severity)
+    assert m.en.strip() and m.ja.strip()
+    assert JAPANESE.search(m.ja), m.ja
+    assert not JAPANESE.search(m.en), m.en
+    # An action is given in both languages or in neither.
+    assert bool(m.action_en.strip()) == bool(m.action_ja.strip())
+    if m.action_ja:
+        assert JAPANESE.search(m.action_ja)
+        assert not JAPANESE.search(m.action_en)
+
+
+@pytest.mark.parametrize("m", ALL, ids=lambda m: m.code)
+def test_placeholders_match_between_languages(m: MessageDef) -> None:
+    assert fields(m.en) == fields(m.ja)
+    assert fields(m.action_en) == fields(m.action_ja)
+    assert fields(m.action_en) <= fields(m.en)
+
+
+def test_placeholders_are_the_documented_ones() -> None:
+    assert EXPECTED_FIELDS.keys() == CATALOGUE.keys()
+    wrong = {c: fields(m.en) for c, m in CATALOGUE.items() if fields(m.en) != EXPECTED_FIELDS[c]}
+    assert wrong == {}
+
+
+def test_guide_actions_are_present() -> None:
+    for code in GUIDE_CODES_WITH_ACTION:
+        m = lookup(code)
+        assert m.action_en and m.action_ja, code
+
+
+def test_severities() -> None:
+    assert lookup("107009").severity is Severity.WARNING
+    assert lookup("000001").severity is Severity.INFO
+    assert lookup("190701").severity is Severity.INFO
+    assert lookup("190410").severity is Severity.FATAL
+    for code in ("000021", "000027", "000028"):  # back-outs: one severity for all
+        assert lookup(code).severity is Severity.WARNING
+    for code in ("000022", "000026", "000025", "107011", "107013", "190703"):
+        assert lookup(code).severity is Severity.ERROR
+
+
+def test_render_fills_params_in_both_languages() -> None:
+    assert render("107011", "en", dir="/tmp/nas_mntpt.2915", server="mouse", reason="EACCES") == (
+        '107011: Error: mkdir of "/tmp/nas_mntpt.2915" on "mouse" failed: "EACCES"'
+    )
+    assert render("107013", "en", ip="172.25.113.25", export="/export", server="fred") == (
+        '107013: Error: Mount authorization check for "172.25.113.25:/export" on "fred"'
+        " appears to be hung. Exiting."
+    )
+    assert render("000018", "ja", tag="test-on-server1", server="server1") == (
+        "000018: サーバserver1でリソースtest-on-server1の作成エラー"
+    )
+    assert render("000030", "en", phase="extend") == "000030: extend: tag name not specified"
+    assert render("000030", "ja", phase="create") == "000030: create: タグ名が指定されていません"
+
+
+def test_log_lines_match_the_guide_style() -> None:
+    begin = format_text(
+        "190701", "en", action="create", action_noun="creation", tag="device-nas20988",
+        server="server1",
+    )  # fmt: skip
+    assert begin == 'create: BEGIN creation of "device-nas20988" on server "server1"'
+    end = format_text(
+        "190702", "en", action="create", action_noun="creation", tag="device-nas20988",
+        server="server1",
+    )  # fmt: skip
+    assert end == 'create: END successful creation of "device-nas20988" on server "server1"'
+    assert format_text("190704", "en", tag="test-on-server1", id="/test", server="server1") == (
+        'Creating Resource Instance test-on-server1 with id /test on machine "server1":'
+    )
+    assert (
+        format_text(
+            "190705", "en", parent="test-on-server1", child="device-nas20988", server="server1"
+        )
+        == 'Creating Dependency test-on-server1-"device-nas20988" on machine "server1":'
+    )
+    assert format_text("190706", "en") == "Removing /etc/fstab entry"
+    # BEGIN/END stay greppable in Japanese logs.
+    assert "BEGIN" in lookup("190701").ja and "END" in lookup("190703").ja
+
+
+def test_render_leaves_missing_params_visible() -> None:
+    text = render("000018", "en", tag="t1")
+    assert text == "000018: Error creating resource t1 on server <server>"
+    assert (
+        render("000001", "ja")
+        == "000001: サーバ<server>でリソース<tag>の sendevent を呼び出しています"
+    )
+
+
+@given(
+    code=st.sampled_from(sorted(CATALOGUE)),
+    lang=st.sampled_from(LANGS),
+    value=st.text(max_size=20),
+)
+def test_render_never_fails_and_shows_every_value(code: str, lang: Lang, value: str) -> None:
+    names = EXPECTED_FIELDS[code]
+    text = render(code, lang, **dict.fromkeys(names, value))
+    assert text.startswith(code + ": ")
+    for name in names:
+        assert f"<{name}>" not in text or f"<{name}>" in value
+    if names:
+        assert value in text
+
+
+def test_unknown_code_is_a_key_error() -> None:
+    with pytest.raises(KeyError, match="999999"):
+        lookup("999999")
+    with pytest.raises(KeyError):
+        Notice.of("999999")
+    with pytest.raises(KeyError):
+        StandfastError("999999")
+
+
+@pytest.mark.parametrize(
+    ("env", "lang"),
+    [
+        ({"LANG": "ja_JP.UTF-8"}, "ja"),
+        ({"LANG": "ja_JP.eucJP"}, "ja"),
+        ({"LANG": "en_US.UTF-8"}, "en"),
+        ({"LANG": "C"}, "en"),
+        ({}, "en"),
+        ({"LANG": "ja_JP.UTF-8", "LC_ALL": "C"}, "en"),
+        ({"LANG": "en_US.UTF-8", "LC_MESSAGES": "ja_JP.UTF-8"}, "ja"),
+        ({"LANG": "ja_JP.UTF-8", "STANDFAST_LANG": "en"}, "en"),
+    ],
+)
+def test_language_from_env(env: dict[str, str], lang: str) -> None:
+    assert language_from_env(env) == lang
+
+
+def test_language_defaults_to_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("STANDFAST_LANG", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "ja_JP.UTF-8")
+    assert render("000002") == "000002: 使用法のエラー"
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    assert render("000002") == "000002: Usage error"
+
+
+def test_standfast_error_carries_code_and_both_languages() -> None:
+    err = StandfastError("107005", tag="nas-1", server="server2")
+    assert err.code == "107005"
+    assert err.severity is Severity.ERROR
+    assert str(err) == "107005: Cannot bring NAS resource nas-1 in service on server server2."
+    assert err.text("ja").startswith("107005: サーバserver2で NAS リソースnas-1を")
+    assert err.to_dict("en") == {
+        "code": "107005",
+        "severity": "error",
+        "message": "Cannot bring NAS resource nas-1 in service on server server2.",
+        "action": "Fix the problem, then bring the resource in service by hand.",
+        "params": {"tag": "nas-1", "server": "server2"},
+    }
+    ja = err.to_dict("ja")
+    assert ja["message"] == "サーバserver2で NAS リソースnas-1をサービス中の状態にできません。"
+    assert ja["action"] == "問題を修正したあと、手動でリソースをサービス中にしてください。"
+
+
+def test_notice_to_dict() -> None:
+    n = Notice.of("190303", name="LKFOO", path="/etc/default/standfast")
+    assert n.severity is Severity.WARNING
+    assert n.to_dict("en") == {
+        "code": "190303",
+        "severity": "warning",
+        "message": "Unknown tunable LKFOO in /etc/default/standfast; ignored",
+        "action": "",
+    }
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_catalogue_rows(lang: Lang) -> None:
+    rows = catalogue_rows(lang)
+    codes = [r["code"] for r in rows]
+    assert codes == sorted(CATALOGUE)
+    assert all(set(r) == {"code", "severity", "message", "action"} for r in rows)
+    by_code = {r["code"]: r for r in rows}
+    assert by_code["107009"]["severity"] == "warning"
+    assert by_code["107013"]["message"] == lookup("107013").text(lang)
+    assert by_code["107010"]["action"] == lookup("107010").action(lang)
+    assert bool(JAPANESE.search(by_code["000002"]["message"])) == (lang == "ja")

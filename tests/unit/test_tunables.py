@@ -1,0 +1,65 @@
+"""The defaults file: names from the guide, the 107009 rule, bad lines reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from standfast.config.tunables import Tunables, load_tunables, parse_defaults
+
+P = Path("/etc/default/standfast")
+
+
+def codes(notices: list[object]) -> list[str]:
+    return [n.code for n in notices]  # type: ignore[attr-defined]
+
+
+def test_defaults_match_the_guide() -> None:
+    t = Tunables()
+    assert (t.LKNFSTIMEOUT, t.LKNFSSYSCALLTO, t.LKNASERROR) == (120, 5, "switch")
+    assert t.SF_NAS_LOCAL_RECOVERY is False  # off by default, as in the guide
+
+
+def test_values_parsed_with_quotes_comments_and_export() -> None:
+    t, notices = parse_defaults(
+        '# comment\nLKNFSTIMEOUT=60\nexport LKNFSSYSCALLTO="3"\nLKNASERROR=halt  # why\n'
+        "SF_NAS_LOCAL_RECOVERY=yes\nSF_HALT_COMMAND='/sbin/halt -f -p'\n",
+        P, "s1",
+    )
+    assert notices == []
+    assert (t.LKNFSTIMEOUT, t.LKNFSSYSCALLTO, t.LKNASERROR) == (60, 3, "halt")
+    assert t.SF_NAS_LOCAL_RECOVERY is True
+    assert t.SF_HALT_COMMAND == ("/sbin/halt", "-f", "-p")
+    assert t.sources["LKNFSTIMEOUT"] == f"{P}:2"
+
+
+def test_illogical_settings_give_107009_and_both_defaults() -> None:
+    # 3 * 10 + 5 = 35 is not < 30
+    t, notices = parse_defaults("LKNFSTIMEOUT=30\nLKNFSSYSCALLTO=10\nLKNASERROR=halt\n", P, "s1")
+    assert codes(notices) == ["107009"]
+    assert (t.LKNFSTIMEOUT, t.LKNFSSYSCALLTO) == (120, 5)
+    assert t.LKNASERROR == "halt"  # other values stay
+    assert "s1" in notices[0].text("en")
+
+
+def test_boundary_of_the_rule() -> None:
+    _, notices = parse_defaults("LKNFSTIMEOUT=21\nLKNFSSYSCALLTO=5\n", P, "s1")
+    assert notices == []  # 20 < 21
+    _, notices = parse_defaults("LKNFSTIMEOUT=20\nLKNFSSYSCALLTO=5\n", P, "s1")
+    assert codes(notices) == ["107009"]
+
+
+def test_bad_values_unknown_names_and_garbage_lines() -> None:
+    t, notices = parse_defaults(
+        "LKNASERROR=reboot\nLKNFSTIMEOUT=-3\nNOPE=1\nthis is not a setting\n", P, "s1"
+    )
+    assert codes(notices) == ["190302", "190302", "190303", "190304"]
+    assert t == Tunables()
+
+
+def test_missing_file_is_defaults_unreadable_is_reported(tmp_path: Path) -> None:
+    t, notices = load_tunables(tmp_path / "absent", "s1")
+    assert t == Tunables() and notices == []
+    d = tmp_path / "dir"
+    d.mkdir()
+    t, notices = load_tunables(d, "s1")
+    assert codes(notices) == ["190301"]
