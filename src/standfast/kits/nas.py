@@ -16,7 +16,14 @@ from standfast.host import fstab, mounts, system
 from standfast.host.mountops import mount as do_mount
 from standfast.host.probe import probe_mount_point
 from standfast.host.unmount import KillPolicy, UnmountReport, unmount_without_hanging
-from standfast.kits.base import CheckResult, CreatePlan, CreateRequest, Kit, KitContext
+from standfast.kits.base import (
+    CheckResult,
+    CreatePlan,
+    CreateRequest,
+    Kit,
+    KitContext,
+    require_tag_free,
+)
 from standfast.kits.nfs_source import (
     NfsSource,
     default_filesys_tag,
@@ -30,7 +37,7 @@ from standfast.messages import StandfastError
 from standfast.model.config import ClusterConfig
 from standfast.model.resources import Dependency, Resource
 from standfast.model.tags import validate_tag
-from standfast.nfs.checks import AccessStep, check_export_access, null_call, resolve_host
+from standfast.nfs.checks import AccessResult, check_export_access, null_call, resolve_host
 from standfast.nfs.errors import NfsCheckError, NfsTimeout
 
 NFS_TYPES = ("nfs", "nfs4")
@@ -86,8 +93,27 @@ class NasDeviceKit(Kit):
     )
 
     def plan_create(self, ctx: KitContext, req: CreateRequest, config: ClusterConfig) -> CreatePlan:
-        # A NAS hierarchy is created from its mount point; the device comes with it.
-        return FilesysKit().plan_create(ctx, req, config)
+        """Given a mount point, the whole NAS hierarchy (as the guide's wizard does);
+        given ``IP:/export``, the device alone, for applications that use the NAS
+        without a protected mount."""
+        rid = req.id or ""
+        if rid.startswith("/") or not rid:
+            return FilesysKit().plan_create(ctx, req, config)
+        source = parse_source(rid)
+        if not source.is_ip:
+            raise StandfastError("107004", device=rid)
+        tag = validate_tag(req.tag or _free_device_tag(config, ctx.server, rid))
+        require_tag_free(config, ctx.server, tag, self.name, rid)
+        dev = Resource(
+            server=ctx.server,
+            tag=tag,
+            kit=self.name,
+            id=rid,
+            switchback=req.switchback,
+            equiv=f"{tag}@{ctx.server}",
+            props={"nfs_server": source.host, "export": source.export, "host_name": ""},
+        )
+        return CreatePlan((dev,), (), tag)
 
     def restore(self, ctx: KitContext, resource: Resource) -> None:
         result = self._access(ctx, resource)
@@ -131,17 +157,17 @@ class NasDeviceKit(Kit):
         access = check_export_access(
             host,
             export,
-            system.local_addresses(),
+            [a.address for a in system.local_addresses()],
             [ctx.server, system.hostname()],
             timeout=timeout,
         )
-        if access.step == AccessStep.OK:
+        if access.result is AccessResult.OK:
             return CheckResult.good()
-        if access.step == AccessStep.AUTH_HUNG:
+        if access.result is AccessResult.AUTH_HUNG:
             return CheckResult.bad(
                 "107013", nas_access=True, ip=host, export=export, server=ctx.server
             )
-        if access.step in (AccessStep.SERVER_DOWN, AccessStep.SERVER_HUNG):
+        if access.result in (AccessResult.SERVER_DOWN, AccessResult.SERVER_HUNG):
             return CheckResult.bad(
                 "190407", nas_access=True, nfs_server=host, seconds=f"{timeout:g}"
             )
@@ -277,7 +303,7 @@ class FilesysKit(Kit):
         )
         _report_unmount(ctx, mount_point, report)
         if not report.ok:
-            raise StandfastError("190415", mount_point=mount_point, reason=report.detail)
+            raise StandfastError("190415", mount_point=mount_point, reason=_failure(report))
         self._mount(ctx, str(by_ip), mount_point, fstype, options)
         return by_ip
 
@@ -338,7 +364,7 @@ class FilesysKit(Kit):
         )
         _report_unmount(ctx, resource.id, report)
         if not report.ok:
-            raise StandfastError("190415", mount_point=resource.id, reason=report.detail)
+            raise StandfastError("190415", mount_point=resource.id, reason=_failure(report))
 
     def quick_check(self, ctx: KitContext, resource: Resource) -> CheckResult:
         source = str(resource.props["source"])
@@ -388,6 +414,11 @@ class FilesysKit(Kit):
             ctx.log.add(exc.code, **exc.params)
             return False
         return self.quick_check(ctx, resource).ok
+
+
+def _failure(report: UnmountReport) -> str:
+    failed = [f"{s.action}: {s.detail}" for s in report.steps if not s.ok]
+    return "; ".join(failed[-2:]) or "unmount failed"
 
 
 def _free_device_tag(config: ClusterConfig, server: str, dev_id: str) -> str:

@@ -1,0 +1,3 @@
+from standfast.cli.main import main
+
+main()
