@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from standfast.cluster import messages_codes as codes
 from standfast.cluster.auth import (
@@ -105,7 +107,9 @@ def test_wrong_cluster() -> None:
         open_sealed(KEY, seal(KEY, envelope()), cluster="staging")
 
 
-@pytest.mark.parametrize("data", [b"", b"SFCM", b"x" * 100, b"\x00" * 68])
+@pytest.mark.parametrize(
+    "data", [b"", b"SFCM", b"x" * 100, b"\x00" * 68], ids=["empty", "magic", "text", "zeros"]
+)
 def test_garbage_is_malformed(data: bytes) -> None:
     with pytest.raises(Malformed):
         open_sealed(KEY, data)
@@ -142,6 +146,24 @@ def test_reordering_within_window_accepted_once() -> None:
         guard.check(envelope(seq=40))
     with pytest.raises(Replayed):
         guard.check(envelope(seq=36))  # 64 behind: outside the window
+
+
+@given(st.lists(st.integers(min_value=1, max_value=300), max_size=200))
+def test_guard_accepts_each_sequence_at_most_once(seqs: list[int]) -> None:
+    guard = ReplayGuard(window=32, clock=FakeClock())
+    accepted: list[int] = []
+    highest = 0
+    for seq in seqs:
+        try:
+            guard.check(envelope(seq=seq))
+        except Replayed:
+            assert seq in accepted or seq <= highest - 32
+            continue
+        assert seq not in accepted
+        accepted.append(seq)
+        highest = max(highest, seq)
+    # Anything above the highest accepted is always new.
+    guard.check(envelope(seq=highest + 1))
 
 
 def test_rejection_does_not_change_state() -> None:
@@ -278,7 +300,7 @@ def test_tunables_defaults_and_validation() -> None:
         {"interval": 1.0, "miss_count": 3},
     ):
         with pytest.raises(ValueError):
-            HeartbeatTunables(**kwargs)  # type: ignore[arg-type]
+            HeartbeatTunables(**kwargs)  # type: ignore[arg-type,unused-ignore]
     with pytest.raises(ValueError, match="unknown"):
         HeartbeatTunables.from_mapping({"intervall": 1})
     assert HeartbeatTunables(1.0, 10, max_detection=10.0).detection_time == 10.0

@@ -157,6 +157,15 @@ EXPECTED_FIELDS: dict[str, set[str]] = {
     "190704": {"tag", "id", "server"},
     "190705": {"parent", "child", "server"},
     "190706": set(),
+    "191001": {"path"},
+    "191002": {"path", "minimum"},
+    "191003": {"path", "source", "reason"},
+    "191004": {"path", "source"},
+    "191005": {"path", "peer"},
+    "191006": {"path", "peer"},
+    "191007": {"peer"},
+    "191008": {"path", "reason"},
+    "191009": {"address", "port", "reason"},
 }
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")

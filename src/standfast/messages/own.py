@@ -526,6 +526,73 @@ _LOG_LINES = (
     ),
 )
 
+_CLUSTER = (
+    MessageDef(
+        "191001",
+        _ERR,
+        "Cluster key file {path} must be a regular file of this user readable by nobody else",
+        "クラスタ鍵ファイル {path} は、このユーザが所有し"
+        "他の誰も読めない通常ファイルでなければなりません",
+        action_en="Run chmod 600 on the key file (and chown it to root).",
+        action_ja="鍵ファイルに chmod 600 を実行してください (所有者は root にしてください)。",
+    ),
+    MessageDef(
+        "191002",
+        _ERR,
+        "Cluster key in {path} is shorter than {minimum} bytes",
+        "{path} のクラスタ鍵が {minimum} バイトより短いです",
+        action_en="Generate a new cluster key and copy it to every server.",
+        action_ja="新しいクラスタ鍵を生成し、すべてのサーバにコピーしてください。",
+    ),
+    MessageDef(
+        "191003",
+        _WARN,
+        "Dropped a message on comm path {path} from {source}: {reason}",
+        "コミュニケーションパス {path} で {source} からのメッセージを破棄しました: {reason}",
+        action_en="Check that every server has the same cluster key; look for a foreign sender.",
+        action_ja="すべてのサーバのクラスタ鍵が同じか確認し、不明な送信元がないか調べてください。",
+    ),
+    MessageDef(
+        "191004",
+        _WARN,
+        "Dropped a replayed or stale message on comm path {path} from {source}",
+        "コミュニケーションパス {path} で {source} からの再送または古いメッセージを破棄しました",
+        action_en="Check the servers' clocks (NTP) and look for a foreign sender.",
+        action_ja="サーバの時刻 (NTP) を確認し、不明な送信元がないか調べてください。",
+    ),
+    MessageDef(
+        "191005",
+        _WARN,
+        "Comm path {path} to server {peer} is DEAD",
+        "サーバ {peer} へのコミュニケーションパス {path} が DEAD になりました",
+    ),
+    MessageDef(
+        "191006",
+        _INFO,
+        "Comm path {path} to server {peer} is ALIVE",
+        "サーバ {peer} へのコミュニケーションパス {path} が ALIVE になりました",
+    ),
+    MessageDef(
+        "191007",
+        _ERR,
+        "Every comm path to server {peer} is dead: server {peer} has failed",
+        "サーバ {peer} へのすべてのコミュニケーションパスが DEAD です: "
+        "サーバ {peer} は障害と判断されました",
+    ),
+    MessageDef(
+        "191008",
+        _ERR,
+        "Cluster key file {path} is missing, unreadable or not base64: {reason}",
+        "クラスタ鍵ファイル {path} が存在しないか、読めないか、base64 ではありません: {reason}",
+    ),
+    MessageDef(
+        "191009",
+        _ERR,
+        "Cannot bind the heartbeat socket to {address} port {port}: {reason}",
+        "ハートビート用ソケットを {address} のポート {port} にバインドできません: {reason}",
+    ),
+)
+
 OWN_MESSAGES: tuple[MessageDef, ...] = (
     *_MODEL,
     *_DATABASE,
@@ -534,4 +601,5 @@ OWN_MESSAGES: tuple[MessageDef, ...] = (
     *_NFS,
     *_COMMANDS,
     *_LOG_LINES,
+    *_CLUSTER,
 )

@@ -1,0 +1,471 @@
+"""Authenticated message envelopes for traffic between cluster servers.
+
+Wire format (all integers big-endian)::
+
+    magic "SFCM" | version u8 | flags u8 (0) | reserved u16 (0)
+    | boot_id u64 | seq u64 | timestamp f64 | body_len u32      (36-byte fixed header)
+    | body: canonical JSON {"b": body, "c": cluster, "r": receiver, "s": sender, "t": type}
+    | tag: HMAC-SHA256(key, header || body)                       (32 bytes)
+
+The tag covers every byte before it, so the canonical JSON encoding (sorted keys, no
+whitespace, ASCII only) just keeps sealing deterministic. :func:`open_sealed` checks the
+framing, then the tag (constant-time), and only then parses the body, so nothing from an
+unauthenticated datagram is interpreted beyond its length fields.
+
+Replay protection is separate and stateful: :class:`ReplayGuard` remembers, per
+(sender, path), the sender's boot id, its highest sequence number and a bitmap window for
+UDP reordering, and rejects timestamps outside the allowed clock skew.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+import os
+import secrets
+import stat
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeAlias
+
+from standfast.cluster.messages_codes import KEY_INVALID, KEY_PERMISSIONS, KEY_TOO_SHORT
+
+JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
+JSONObject: TypeAlias = dict[str, JSONValue]
+
+PROTOCOL_VERSION = 1
+MAGIC = b"SFCM"
+_HEADER = struct.Struct(">4sBBHQQdI")
+HEADER_SIZE = _HEADER.size
+TAG_SIZE = hashlib.sha256().digest_size
+MAX_MESSAGE_SIZE = 65507  # largest UDP payload over IPv4
+MAX_NAME_LENGTH = 255
+BROADCAST = "*"
+MIN_KEY_BYTES = 32
+DEFAULT_SKEW = 30.0
+DEFAULT_WINDOW = 64
+_U64 = (1 << 64) - 1
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class AuthError(Exception):
+    """A message was refused; the subclass says why."""
+
+
+class BadSignature(AuthError):
+    """The HMAC tag does not match (forged or tampered message, or another key)."""
+
+
+class Malformed(AuthError):
+    """The datagram is not a well-formed envelope of a supported version."""
+
+
+class WrongCluster(AuthError):
+    """Authenticated, but addressed to another cluster name."""
+
+
+class Misdirected(AuthError):
+    """Authenticated, but addressed to another server."""
+
+
+class Replayed(AuthError):
+    """A repeat of an accepted message, too old for the window, or from a retired boot."""
+
+
+class Stale(AuthError):
+    """The timestamp is outside the allowed clock skew."""
+
+
+class KeyFileError(Exception):
+    """The cluster key file cannot be used; ``code`` is the catalogue message code."""
+
+    code: str = KEY_INVALID
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"{self.code}: {text}")
+        self.text = text
+
+
+class KeyPermissionError(KeyFileError):
+    code = KEY_PERMISSIONS
+
+
+class KeyTooShortError(KeyFileError):
+    code = KEY_TOO_SHORT
+
+
+# --------------------------------------------------------------------------- envelope
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One message between servers. ``receiver`` is a server name or ``"*"``."""
+
+    cluster: str
+    sender: str
+    receiver: str
+    msg_type: str
+    boot_id: int
+    seq: int
+    timestamp: float
+    body: JSONObject = field(default_factory=dict)
+    version: int = PROTOCOL_VERSION
+
+
+def _check_name(what: str, value: object) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_NAME_LENGTH:
+        raise Malformed(f"{what} must be a non-empty string of at most {MAX_NAME_LENGTH} chars")
+    return value
+
+
+def _mac(key: bytes, data: bytes) -> bytes:
+    return hmac.new(key, data, hashlib.sha256).digest()
+
+
+def _canonical_body(envelope: Envelope) -> bytes:
+    doc = {
+        "b": envelope.body,
+        "c": envelope.cluster,
+        "r": envelope.receiver,
+        "s": envelope.sender,
+        "t": envelope.msg_type,
+    }
+    try:
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"message body is not JSON-serialisable: {exc}") from exc
+    return text.encode("ascii")
+
+
+def seal(key: bytes, envelope: Envelope) -> bytes:
+    """Encode and authenticate ``envelope``; raises ValueError for an unsendable one."""
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(f"cluster key must be at least {MIN_KEY_BYTES} bytes")
+    if envelope.version != PROTOCOL_VERSION:
+        raise ValueError(f"unsupported protocol version {envelope.version}")
+    for what, value in (
+        ("cluster", envelope.cluster),
+        ("sender", envelope.sender),
+        ("receiver", envelope.receiver),
+        ("msg_type", envelope.msg_type),
+    ):
+        try:
+            _check_name(what, value)
+        except Malformed as exc:
+            raise ValueError(str(exc)) from None
+    if not 0 <= envelope.boot_id <= _U64 or not 0 <= envelope.seq <= _U64:
+        raise ValueError("boot_id and seq must be unsigned 64-bit integers")
+    if not math.isfinite(envelope.timestamp):
+        raise ValueError("timestamp must be finite")
+    body = _canonical_body(envelope)
+    header = _HEADER.pack(
+        MAGIC, envelope.version, 0, 0, envelope.boot_id, envelope.seq, envelope.timestamp, len(body)
+    )
+    signed = header + body
+    data = signed + _mac(key, signed)
+    if len(data) > MAX_MESSAGE_SIZE:
+        raise ValueError(f"sealed message is {len(data)} bytes, more than {MAX_MESSAGE_SIZE}")
+    return data
+
+
+def open_sealed(
+    key: bytes,
+    data: bytes,
+    *,
+    cluster: str | None = None,
+    receiver: str | None = None,
+    guard: ReplayGuard | None = None,
+    path: str = "",
+) -> Envelope:
+    """Authenticate and decode ``data``.
+
+    Optional checks: ``cluster`` (else :class:`WrongCluster`), ``receiver`` (the local
+    server name; the envelope must name it or ``"*"``, else :class:`Misdirected`), and
+    ``guard`` (replay and skew check for ``path``, else :class:`Replayed`/:class:`Stale`).
+    """
+    if len(data) < HEADER_SIZE + TAG_SIZE:
+        raise Malformed(f"datagram of {len(data)} bytes is too short")
+    if len(data) > MAX_MESSAGE_SIZE:
+        raise Malformed(f"datagram of {len(data)} bytes is too long")
+    magic, version, flags, reserved, boot_id, seq, timestamp, body_len = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise Malformed("bad magic")
+    if version != PROTOCOL_VERSION:
+        raise Malformed(f"unsupported protocol version {version}")
+    if HEADER_SIZE + body_len + TAG_SIZE != len(data):
+        raise Malformed("length field does not match the datagram size")
+    signed = data[: HEADER_SIZE + body_len]
+    tag = data[HEADER_SIZE + body_len :]
+    if not hmac.compare_digest(_mac(key, signed), tag):
+        raise BadSignature("message authentication failed")
+    # Authenticated from here on; still validate, a peer may run buggy code.
+    if flags != 0 or reserved != 0:
+        raise Malformed("unknown flags")
+    if not math.isfinite(timestamp):
+        raise Malformed("timestamp is not finite")
+    try:
+        doc = json.loads(signed[HEADER_SIZE:].decode("ascii"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Malformed(f"body is not canonical JSON: {exc}") from None
+    if not isinstance(doc, dict) or set(doc) != {"b", "c", "r", "s", "t"}:
+        raise Malformed("body does not have the envelope fields")
+    body = doc["b"]
+    if not isinstance(body, dict):
+        raise Malformed("message body is not an object")
+    envelope = Envelope(
+        cluster=_check_name("cluster", doc["c"]),
+        sender=_check_name("sender", doc["s"]),
+        receiver=_check_name("receiver", doc["r"]),
+        msg_type=_check_name("msg_type", doc["t"]),
+        boot_id=boot_id,
+        seq=seq,
+        timestamp=timestamp,
+        body=body,
+        version=version,
+    )
+    if cluster is not None and envelope.cluster != cluster:
+        raise WrongCluster(f"message for cluster {envelope.cluster!r}, not {cluster!r}")
+    if receiver is not None and envelope.receiver not in (receiver, BROADCAST):
+        raise Misdirected(f"message for server {envelope.receiver!r}, not {receiver!r}")
+    if guard is not None:
+        guard.check(envelope, path)
+    return envelope
+
+
+def new_boot_id() -> int:
+    """A random non-zero 64-bit boot id."""
+    return secrets.randbits(64) or 1
+
+
+class Sealer:
+    """Seals messages for one sender: one boot id per daemon start, one rising sequence."""
+
+    def __init__(
+        self,
+        key: bytes,
+        cluster: str,
+        sender: str,
+        *,
+        boot_id: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if len(key) < MIN_KEY_BYTES:
+            raise ValueError(f"cluster key must be at least {MIN_KEY_BYTES} bytes")
+        self._key = key
+        self.cluster = cluster
+        self.sender = sender
+        self.boot_id = new_boot_id() if boot_id is None else boot_id
+        self._seq = 0
+        self._clock = clock
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def envelope(self, receiver: str, msg_type: str, body: JSONObject | None = None) -> Envelope:
+        """The next envelope (consumes a sequence number)."""
+        self._seq += 1
+        return Envelope(
+            cluster=self.cluster,
+            sender=self.sender,
+            receiver=receiver,
+            msg_type=msg_type,
+            boot_id=self.boot_id,
+            seq=self._seq,
+            timestamp=self._clock(),
+            body={} if body is None else body,
+        )
+
+    def seal(self, receiver: str, msg_type: str, body: JSONObject | None = None) -> bytes:
+        return seal(self._key, self.envelope(receiver, msg_type, body))
+
+
+# --------------------------------------------------------------------------- replay
+
+
+@dataclass(slots=True)
+class _Track:
+    boot_id: int
+    highest: int
+    bitmap: int  # bit i set: sequence (highest - i) was accepted
+    last_timestamp: float
+    retired: list[int] = field(default_factory=list)
+
+
+class ReplayGuard:
+    """Rejects replayed, too-old and clock-skewed messages, per (sender, path).
+
+    Within one boot id, a sequence number is accepted once: above the highest seen, or
+    within ``window`` below it and not seen yet (UDP reordering). A different boot id
+    replaces the tracked one only when its timestamp is newer than the last message of the
+    tracked boot, so a captured message from an earlier daemon start cannot be replayed;
+    retired boot ids are also remembered. Timestamps further than ``skew`` seconds from
+    the local clock are :class:`Stale`. Rejections never change the state.
+    """
+
+    RETIRED_BOOTS = 8
+
+    def __init__(
+        self,
+        *,
+        skew: float = DEFAULT_SKEW,
+        window: int = DEFAULT_WINDOW,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not math.isfinite(skew) or skew <= 0:
+            raise ValueError("skew must be a positive number of seconds")
+        if not 1 <= window <= 4096:
+            raise ValueError("window must be between 1 and 4096")
+        self.skew = skew
+        self.window = window
+        self._mask = (1 << window) - 1
+        self._clock = clock
+        self._tracks: dict[tuple[str, str], _Track] = {}
+
+    def check(self, envelope: Envelope, path: str = "", now: float | None = None) -> None:
+        """Accept (and remember) ``envelope`` or raise :class:`Replayed` / :class:`Stale`."""
+        current = self._clock() if now is None else now
+        if abs(current - envelope.timestamp) > self.skew:
+            raise Stale(
+                f"timestamp {envelope.timestamp:.3f} is {envelope.timestamp - current:+.3f} s "
+                f"from the local clock (allowed skew {self.skew:g} s)"
+            )
+        key = (envelope.sender, path)
+        track = self._tracks.get(key)
+        if track is None:
+            self._tracks[key] = _Track(envelope.boot_id, envelope.seq, 1, envelope.timestamp)
+            return
+        if envelope.boot_id != track.boot_id:
+            if envelope.boot_id in track.retired:
+                raise Replayed(f"boot id {envelope.boot_id:#x} was retired")
+            if envelope.timestamp <= track.last_timestamp:
+                raise Replayed(
+                    f"boot id {envelope.boot_id:#x} is not newer than the current boot's "
+                    "last message"
+                )
+            retired = [*track.retired, track.boot_id][-self.RETIRED_BOOTS :]
+            self._tracks[key] = _Track(
+                envelope.boot_id, envelope.seq, 1, envelope.timestamp, retired
+            )
+            return
+        if envelope.seq > track.highest:
+            shift = envelope.seq - track.highest
+            track.bitmap = ((track.bitmap << shift) | 1) & self._mask if shift < self.window else 1
+            track.highest = envelope.seq
+        else:
+            behind = track.highest - envelope.seq
+            if behind >= self.window:
+                raise Replayed(f"sequence {envelope.seq} is older than the replay window")
+            bit = 1 << behind
+            if track.bitmap & bit:
+                raise Replayed(f"sequence {envelope.seq} was already accepted")
+            track.bitmap |= bit
+        track.last_timestamp = max(track.last_timestamp, envelope.timestamp)
+
+    def forget(self, sender: str) -> None:
+        """Drop everything known about ``sender`` (e.g. when it leaves the cluster)."""
+        for key in [k for k in self._tracks if k[0] == sender]:
+            del self._tracks[key]
+
+
+# --------------------------------------------------------------------------- key file
+
+
+def load_key(path: str | os.PathLike[str]) -> bytes:
+    """Read the base64 cluster key; refuse a loose, foreign, short or garbled file."""
+    name = os.fspath(path)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError as exc:
+        raise KeyFileError(f"cannot open cluster key file {name}: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise KeyPermissionError(f"cluster key file {name} is not a regular file")
+        if st.st_mode & 0o077:
+            raise KeyPermissionError(
+                f"cluster key file {name} is readable or writable by group or others "
+                f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {name}"
+            )
+        if st.st_uid not in (0, os.geteuid()):
+            raise KeyPermissionError(
+                f"cluster key file {name} is owned by uid {st.st_uid}, not by this user"
+            )
+        raw = os.read(fd, 8192)
+    except OSError as exc:
+        raise KeyFileError(f"cannot read cluster key file {name}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    try:
+        key = base64.b64decode(b"".join(raw.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise KeyFileError(f"cluster key file {name} does not hold base64 text") from None
+    if len(key) < MIN_KEY_BYTES:
+        raise KeyTooShortError(
+            f"cluster key in {name} is {len(key)} bytes; at least {MIN_KEY_BYTES} are required"
+        )
+    return key
+
+
+def generate_key(
+    path: str | os.PathLike[str], *, nbytes: int = MIN_KEY_BYTES, overwrite: bool = False
+) -> bytes:
+    """Write a new random key (base64, mode 0600) atomically and return it.
+
+    Refuses to replace an existing file unless ``overwrite`` (FileExistsError).
+    """
+    if nbytes < MIN_KEY_BYTES:
+        raise ValueError(f"a cluster key needs at least {MIN_KEY_BYTES} bytes")
+    target = Path(path)
+    key = secrets.token_bytes(nbytes)
+    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, base64.b64encode(key) + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)  # fails with FileExistsError, never clobbers
+    finally:
+        tmp.unlink(missing_ok=True)
+    return key
+
+
+__all__ = [
+    "BROADCAST",
+    "PROTOCOL_VERSION",
+    "AuthError",
+    "BadSignature",
+    "Envelope",
+    "JSONObject",
+    "JSONValue",
+    "KeyFileError",
+    "KeyPermissionError",
+    "KeyTooShortError",
+    "Malformed",
+    "Misdirected",
+    "ReplayGuard",
+    "Replayed",
+    "Sealer",
+    "Stale",
+    "WrongCluster",
+    "generate_key",
+    "load_key",
+    "new_boot_id",
+    "open_sealed",
+    "seal",
+]
