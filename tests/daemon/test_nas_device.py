@@ -31,10 +31,10 @@ def nas_daemon(tmp_path: Path, nas: NasServer) -> Iterator[Daemon]:
 
 
 def test_hung_nas_detected_within_deadline_daemon_responsive(
-    nas_daemon: Daemon, nas: NasServer
+    nas_daemon: Daemon, nas: NasServer, open_export: str
 ) -> None:
     d = nas_daemon
-    r = d.cli("resource", "create", "--kit", "nas", "--id", "127.0.0.1:/open",
+    r = d.cli("resource", "create", "--kit", "nas", "--id", f"127.0.0.1:{open_export}",
               "--tag", "nas-open")
     assert r.returncode == 0, r.stderr
     assert d.states() == {"nas-open": "ISP"}
@@ -63,14 +63,16 @@ def test_hung_nas_detected_within_deadline_daemon_responsive(
     assert d.states()["nas-open"] == "ISP"
 
 
-def test_lknaserror_halt_runs_the_halt_command(tmp_path: Path, nas: NasServer) -> None:
+def test_lknaserror_halt_runs_the_halt_command(
+    tmp_path: Path, nas: NasServer, open_export: str
+) -> None:
     marker = tmp_path / "halted"
     d = Daemon(
         tmp_path / "sf",
         defaults=DEFAULTS + f"LKNASERROR=halt\nSF_HALT_COMMAND='/usr/bin/touch {marker}'\n",
     ).start()
     try:
-        assert d.cli("resource", "create", "--kit", "nas", "--id", "127.0.0.1:/open",
+        assert d.cli("resource", "create", "--kit", "nas", "--id", f"127.0.0.1:{open_export}",
                      "--tag", "nas-h").returncode == 0
         nas.pause()
         t0 = time.monotonic()
@@ -84,9 +86,9 @@ def test_lknaserror_halt_runs_the_halt_command(tmp_path: Path, nas: NasServer) -
         d.stop()
 
 
-def test_export_not_allowed_refuses_creation(nas_daemon: Daemon) -> None:
+def test_export_not_allowed_refuses_creation(nas_daemon: Daemon, restricted_export: str) -> None:
     r = nas_daemon.cli("resource", "create", "--kit", "nas", "--id",
-                       "127.0.0.1:/restricted", "--tag", "nas-r")
+                       f"127.0.0.1:{restricted_export}", "--tag", "nas-r")
     assert r.returncode != 0
     assert "107012" in r.stderr and r.stderr.strip().splitlines()[-1].startswith("000024:")
     assert nas_daemon.states() == {}

@@ -72,7 +72,11 @@ def create_app(engine: Engine) -> FastAPI:
     @app.exception_handler(StandfastError)
     async def on_error(request: Request, exc: StandfastError) -> JSONResponse:
         status = _STATUS_BY_CODE.get(exc.code, 400)
-        return JSONResponse({"error": exc.to_dict(_lang(request))}, status_code=status)
+        lang = _lang(request)
+        return JSONResponse(
+            {"error": exc.to_dict(lang), "notices": [n.to_dict(lang) for n in exc.notices]},
+            status_code=status,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

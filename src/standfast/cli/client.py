@@ -13,9 +13,12 @@ from standfast.messages import Lang, StandfastError
 class ApiError(Exception):
     """A refusal from the daemon: the catalogue message it sent."""
 
-    def __init__(self, error: dict[str, Any], status: int) -> None:
+    def __init__(
+        self, error: dict[str, Any], status: int, notices: list[dict[str, Any]] | None = None
+    ) -> None:
         self.error = error
         self.status = status
+        self.notices = notices or []
         super().__init__(f"{error.get('code')}: {error.get('message')}")
 
 
@@ -39,7 +42,7 @@ class Client:
             raise StandfastError("190201", socket=self.socket_path, reason=exc) from None
         body = resp.json()
         if resp.status_code >= 400:
-            raise ApiError(body.get("error", {}), resp.status_code)
+            raise ApiError(body.get("error", {}), resp.status_code, body.get("notices"))
         return body
 
     def get(self, path: str) -> Any:

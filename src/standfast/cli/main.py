@@ -53,6 +53,7 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except ApiError as exc:
+            render.print_notices(exc.notices)
             _fail(f"{exc.error.get('code')}: {exc.error.get('message')}")
             raise AssertionError("unreachable") from None
         except StandfastError as exc:

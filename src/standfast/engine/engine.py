@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
+from functools import wraps
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from standfast.config.paths import Paths
 from standfast.config.tunables import Tunables
@@ -40,6 +43,30 @@ from standfast.store.database import Store
 log = logging.getLogger("standfast.engine")
 
 TICK = 0.2  # seconds between cycles; checks have their own intervals
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_action_log: ContextVar[ActionLog] = ContextVar("standfast_action_log")
+
+
+def operator_action(
+    fn: Callable[Concatenate[Engine, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[Engine, P], Coroutine[Any, Any, R]]:
+    """Gives the action a fresh log; a refusal carries what was logged before it."""
+
+    @wraps(fn)
+    async def wrapper(self: Engine, *args: P.args, **kwargs: P.kwargs) -> R:
+        alog = ActionLog()
+        token = _action_log.set(alog)
+        try:
+            return await fn(self, *args, **kwargs)
+        except StandfastError as exc:
+            exc.notices = [*alog.notices, *exc.notices]
+            raise
+        finally:
+            _action_log.reset(token)
+
+    return wrapper
 
 
 @dataclass
@@ -206,6 +233,7 @@ class Engine:
 
     # -- operator actions ----------------------------------------------------------------
 
+    @operator_action
     async def create(
         self,
         kit_name: str,
@@ -216,7 +244,7 @@ class Engine:
         props: Mapping[str, PropValue],
     ) -> ActionOutcome:
         kit = get_kit(kit_name)
-        alog = ActionLog()
+        alog = _action_log.get()
         req = CreateRequest(kit_name, tag, rid, switchback, props)
         ctx = self.context(alog)
         plan = await self.runner.call(
@@ -270,6 +298,7 @@ class Engine:
             alog.notices, {"root": plan.root, "created": [r.tag for r in plan.resources]}
         )
 
+    @operator_action
     async def delete(self, tag: str) -> ActionOutcome:
         """Delete the hierarchy under ``tag`` (``tag`` and everything it depends on that
         nothing else uses); it must be out of service."""
@@ -287,7 +316,7 @@ class Engine:
         for t in doomed:
             if self.states.get(t, State.OSU).in_service:
                 raise StandfastError("190016", tag=t, server=self.server)
-        alog = ActionLog()
+        alog = _action_log.get()
         async with self._hold(graph.hierarchy(tag), wait=self.tunables.SF_ACTION_TIMEOUT):
             order = graph.stop_order(doomed)
             for t in order:
@@ -306,9 +335,10 @@ class Engine:
         self._event("delete", tag, ", ".join(order))
         return ActionOutcome(alog.notices, {"deleted": order})
 
+    @operator_action
     async def in_service(self, tag: str) -> ActionOutcome:
         self.resource(tag)
-        alog = ActionLog()
+        alog = _action_log.get()
         graph = self.graph()
         # In service of a resource brings up what it depends on, children first.
         tags = {tag} | graph.descendants(tag)
@@ -317,9 +347,10 @@ class Engine:
         self._event("in_service", tag, "")
         return ActionOutcome(alog.notices, {"in_service": graph.start_order(tags)})
 
+    @operator_action
     async def out_of_service(self, tag: str) -> ActionOutcome:
         self.resource(tag)
-        alog = ActionLog()
+        alog = _action_log.get()
         graph = self.graph()
         # Out of service takes down what depends on it first, parents first.
         tags = {tag} | graph.ancestors(tag)
@@ -331,6 +362,7 @@ class Engine:
         self._event("out_of_service", tag, "")
         return ActionOutcome(alog.notices, {"out_of_service": graph.stop_order(tags)})
 
+    @operator_action
     async def update(
         self,
         tag: str,
@@ -351,9 +383,10 @@ class Engine:
         self._event("update", tag, "")
         return ActionOutcome([], {"resource": self.resource(tag).to_dict()})
 
+    @operator_action
     async def add_dependency(self, parent: str, child: str) -> ActionOutcome:
         p, c = self.resource(parent), self.resource(child)
-        alog = ActionLog()
+        alog = _action_log.get()
         if p.switchback != c.switchback:
             alog.add("000029", parent=parent, child=child, server=self.server)
         ps, cs = self.states.get(parent, State.OSU), self.states.get(child, State.OSU)
@@ -366,6 +399,7 @@ class Engine:
         self._event("dependency", parent, f"depends on {child}")
         return ActionOutcome(alog.notices, {"parent": parent, "child": child})
 
+    @operator_action
     async def delete_dependency(self, parent: str, child: str) -> ActionOutcome:
         self._store([DeleteDependency(Dependency(self.server, parent, child))])
         self._event("dependency", parent, f"no longer depends on {child}")

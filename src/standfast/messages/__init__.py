@@ -95,6 +95,8 @@ class StandfastError(Exception):
         self.definition = lookup(code)
         self.code = code
         self.params = params
+        # What the failed action reported before it failed (filled in by the engine).
+        self.notices: list[Notice] = []
         super().__init__(render(code, "en", **params))
 
     @property
