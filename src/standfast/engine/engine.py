@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
-from functools import wraps
+from functools import update_wrapper
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from standfast.config.paths import Paths
@@ -54,7 +54,6 @@ def operator_action(
 ) -> Callable[Concatenate[Engine, P], Coroutine[Any, Any, R]]:
     """Gives the action a fresh log; a refusal carries what was logged before it."""
 
-    @wraps(fn)
     async def wrapper(self: Engine, *args: P.args, **kwargs: P.kwargs) -> R:
         alog = ActionLog()
         token = _action_log.set(alog)
@@ -66,6 +65,7 @@ def operator_action(
         finally:
             _action_log.reset(token)
 
+    update_wrapper(wrapper, fn)
     return wrapper
 
 

@@ -191,4 +191,3 @@ def _check_priority_free(res: Mapping[tuple[str, str], Resource], r: Resource) -
             and other.priority == r.priority
         ):
             raise StandfastError("190006", priority=r.priority, server=other.server, tag=r.tag)
-
