@@ -54,7 +54,7 @@ def operator_action(
 ) -> Callable[Concatenate[Engine, P], Coroutine[Any, Any, R]]:
     """Gives the action a fresh log; a refusal carries what was logged before it."""
 
-    async def wrapper(self: Engine, *args: P.args, **kwargs: P.kwargs) -> R:
+    async def wrapper(self: Engine, /, *args: P.args, **kwargs: P.kwargs) -> R:
         alog = ActionLog()
         token = _action_log.set(alog)
         try:
