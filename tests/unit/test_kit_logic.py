@@ -54,7 +54,7 @@ def test_edit_keeps_base_and_refuses_immutable() -> None:
 
 
 def test_registry() -> None:
-    assert set(KITS) == {"app", "nas", "filesys"}
+    assert set(KITS) == {"app", "nas", "filesys", "ip"}
     with pytest.raises(StandfastError) as exc:
         get_kit("ocf")
     assert exc.value.code == "190010"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from standfast.kits.app import AppKit
 from standfast.kits.base import Kit
+from standfast.kits.ip import IpKit
 from standfast.kits.nas import FilesysKit, NasDeviceKit
 from standfast.messages import StandfastError
 
-KITS: dict[str, Kit] = {k.name: k for k in (AppKit(), NasDeviceKit(), FilesysKit())}
+KITS: dict[str, Kit] = {
+    k.name: k for k in (AppKit(), NasDeviceKit(), FilesysKit(), IpKit())
+}
 
 
 def get_kit(name: str) -> Kit:

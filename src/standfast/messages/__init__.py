@@ -56,11 +56,14 @@ def language_from_env(env: Mapping[str, str] | None = None) -> Lang:
 
 
 def _catalogue() -> dict[str, MessageDef]:
+    from standfast.messages.cluster_codes import CLUSTER_MESSAGES
     from standfast.messages.guide import GUIDE_MESSAGES
+    from standfast.messages.ip_codes import IP_MESSAGES
     from standfast.messages.own import OWN_MESSAGES
+    from standfast.messages.quorum_codes import QUORUM_MESSAGES
 
     table: dict[str, MessageDef] = {}
-    for m in (*GUIDE_MESSAGES, *OWN_MESSAGES):
+    for m in (*GUIDE_MESSAGES, *OWN_MESSAGES, *QUORUM_MESSAGES, *IP_MESSAGES, *CLUSTER_MESSAGES):
         if m.code in table:
             raise RuntimeError(f"duplicate message code {m.code}")
         table[m.code] = m

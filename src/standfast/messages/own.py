@@ -591,6 +591,27 @@ _CLUSTER = (
         "Cannot bind the heartbeat socket to {address} port {port}: {reason}",
         "ハートビート用ソケットを {address} のポート {port} にバインドできません: {reason}",
     ),
+    MessageDef(
+        "191010",
+        _ERR,
+        "Request {method} from server {peer} failed: {reason}",
+        "サーバ {peer} からの要求 {method} が失敗しました: {reason}",
+    ),
+    MessageDef(
+        "191011",
+        _ERR,
+        "Request {method} from server {peer} exceeded its time limit of {seconds} s",
+        "サーバ {peer} からの要求 {method} が制限時間 {seconds} 秒を超えました",
+    ),
+    MessageDef(
+        "191012",
+        _ERR,
+        "Server {peer} cannot be reached on any comm path: {detail}",
+        "サーバ {peer} にどのコミュニケーションパスでも到達できません: {detail}",
+        action_en="Check that server {peer} is running and that its comm paths are up.",
+        action_ja="サーバ {peer} が稼働していること、およびコミュニケーションパスが"
+        "稼働していることを確認してください。",
+    ),
 )
 
 OWN_MESSAGES: tuple[MessageDef, ...] = (

@@ -6,6 +6,8 @@ configuration; the store applies them in one transaction and bumps the version.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -48,7 +50,18 @@ class DeleteDependency:
     op: Literal["delete_dependency"] = "delete_dependency"
 
 
-Operation = AddResource | UpdateResource | DeleteResource | AddDependency | DeleteDependency
+@dataclass(frozen=True)
+class SetTarget:
+    """Whether a hierarchy (by its root's equivalency) should be in service somewhere."""
+
+    equiv: str
+    in_service: bool
+    op: Literal["set_target"] = "set_target"
+
+
+Operation = (
+    AddResource | UpdateResource | DeleteResource | AddDependency | DeleteDependency | SetTarget
+)
 
 
 def op_to_dict(op: Operation) -> dict[str, object]:
@@ -56,6 +69,8 @@ def op_to_dict(op: Operation) -> dict[str, object]:
         return {"op": op.op, "resource": op.resource.to_dict()}
     if isinstance(op, DeleteResource):
         return {"op": op.op, "server": op.server, "tag": op.tag}
+    if isinstance(op, SetTarget):
+        return {"op": op.op, "equiv": op.equiv, "in_service": op.in_service}
     d = op.dependency
     return {"op": op.op, "server": d.server, "parent": d.parent, "child": d.child}
 
@@ -86,6 +101,8 @@ def op_from_dict(d: Mapping[str, object]) -> Operation:
         return AddResource(r) if kind == "add_resource" else UpdateResource(r)
     if kind == "delete_resource":
         return DeleteResource(str(d["server"]), str(d["tag"]))
+    if kind == "set_target":
+        return SetTarget(str(d["equiv"]), bool(d["in_service"]))
     dep = Dependency(str(d["server"]), str(d["parent"]), str(d["child"]))
     if kind == "add_dependency":
         return AddDependency(dep)
@@ -99,12 +116,60 @@ class ClusterConfig:
     version: int = 0
     resources: Mapping[tuple[str, str], Resource] = field(default_factory=dict)
     dependencies: frozenset[Dependency] = frozenset()
+    # Hierarchy root equivalency -> wanted in service; absent means wanted.
+    targets: Mapping[str, bool] = field(default_factory=dict)
 
     @classmethod
     def of(
-        cls, version: int, resources: Iterable[Resource], dependencies: Iterable[Dependency]
+        cls,
+        version: int,
+        resources: Iterable[Resource],
+        dependencies: Iterable[Dependency],
+        targets: Mapping[str, bool] | None = None,
     ) -> ClusterConfig:
-        return cls(version, {(r.server, r.tag): r for r in resources}, frozenset(dependencies))
+        return cls(
+            version,
+            {(r.server, r.tag): r for r in resources},
+            frozenset(dependencies),
+            dict(targets or {}),
+        )
+
+    def wanted(self, equiv: str) -> bool:
+        return self.targets.get(equiv, True)
+
+    def to_dict(self) -> dict[str, object]:
+        """Canonical form, for replication and the digest that breaks version ties."""
+        return {
+            "version": self.version,
+            "resources": [r.to_dict() for _, r in sorted(self.resources.items())],
+            "dependencies": [
+                {"server": d.server, "parent": d.parent, "child": d.child}
+                for d in sorted(self.dependencies)
+            ],
+            "targets": dict(sorted(self.targets.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> ClusterConfig:
+        resources = data.get("resources") or []
+        deps = data.get("dependencies") or []
+        targets = data.get("targets") or {}
+        if not isinstance(resources, list) or not isinstance(deps, list):
+            raise ValueError("resources and dependencies must be lists")
+        if not isinstance(targets, dict):
+            raise ValueError("targets must be an object")
+        return cls.of(
+            int(str(data.get("version", 0))),
+            [resource_from_dict(r) for r in resources],
+            [Dependency(str(d["server"]), str(d["parent"]), str(d["child"])) for d in deps],
+            {str(k): bool(v) for k, v in targets.items()},
+        )
+
+    def digest(self) -> str:
+        body = self.to_dict()
+        body.pop("version")
+        raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(raw).hexdigest()[:16]
 
     def graph(self, server: str) -> ServerGraph:
         return ServerGraph.build(server, self.resources.values(), self.dependencies)
@@ -132,8 +197,11 @@ class ClusterConfig:
         """Validate and apply; raises StandfastError and changes nothing on bad input."""
         res = dict(self.resources)
         deps = set(self.dependencies)
+        targets = dict(self.targets)
         for op in ops:
-            if isinstance(op, AddResource):
+            if isinstance(op, SetTarget):
+                targets[op.equiv] = op.in_service
+            elif isinstance(op, AddResource):
                 _check_new_resource(res, op.resource)
                 res[(op.resource.server, op.resource.tag)] = op.resource
             elif isinstance(op, UpdateResource):
@@ -166,7 +234,9 @@ class ClusterConfig:
                 if d not in deps:
                     raise StandfastError("190009", parent=d.parent, child=d.child, server=d.server)
                 deps.discard(d)
-        return ClusterConfig(self.version + 1, res, frozenset(deps))
+        live = {r.equiv for r in res.values()}
+        targets = {e: v for e, v in targets.items() if e in live}
+        return ClusterConfig(self.version + 1, res, frozenset(deps), targets)
 
 
 def _check_new_resource(res: Mapping[tuple[str, str], Resource], r: Resource) -> None:

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS dependencies (
     PRIMARY KEY (server, parent, child));
 CREATE TABLE IF NOT EXISTS changes (
     version INTEGER PRIMARY KEY, ts REAL NOT NULL, origin TEXT NOT NULL, ops TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS targets (equiv TEXT PRIMARY KEY, in_service INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS states (
     server TEXT NOT NULL, tag TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,
     updated REAL NOT NULL, PRIMARY KEY (server, tag));
@@ -119,7 +120,8 @@ class Store:
             Dependency(s, p, c)
             for s, p, c in db.execute("SELECT server, parent, child FROM dependencies")
         ]
-        return ClusterConfig.of(self.version(), resources, deps)
+        targets = {e: bool(v) for e, v in db.execute("SELECT equiv, in_service FROM targets")}
+        return ClusterConfig.of(self.version(), resources, deps, targets)
 
     def apply(
         self,
@@ -169,10 +171,33 @@ class Store:
             )
         for d in new.dependencies - old.dependencies:
             db.execute("INSERT INTO dependencies VALUES (?, ?, ?)", (d.server, d.parent, d.child))
+        if old.targets != new.targets:
+            db.execute("DELETE FROM targets")
+            db.executemany(
+                "INSERT INTO targets VALUES (?, ?)",
+                [(e, int(v)) for e, v in sorted(new.targets.items())],
+            )
+
+    def replace_config(self, new: ClusterConfig, *, origin: str) -> ClusterConfig:
+        """Take another server's whole configuration (replication catch-up)."""
+        with self._transaction() as db:
+            current = self.config()
+            self._write(db, current, new)
+            db.execute(
+                "INSERT OR REPLACE INTO changes VALUES (?, ?, ?, ?)",
+                (new.version, time.time(), origin, json.dumps([{"op": "replace"}])),
+            )
+            db.execute("UPDATE meta SET value=? WHERE key='version'", (str(new.version),))
+        return self.config()
 
     def changes_since(self, version: int) -> list[Change]:
         return [
-            Change(v, ts, origin, tuple(op_from_dict(o) for o in json.loads(ops)))
+            Change(
+                v,
+                ts,
+                origin,
+                tuple(op_from_dict(o) for o in json.loads(ops) if o.get("op") != "replace"),
+            )
             for v, ts, origin, ops in self._db.execute(
                 "SELECT version, ts, origin, ops FROM changes WHERE version > ? ORDER BY version",
                 (version,),

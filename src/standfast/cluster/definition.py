@@ -1,0 +1,194 @@
+"""The cluster definition every daemon shares: servers, their addresses on each
+comm-path network, ports, heartbeat tunables and quorum settings.
+
+It is a JSON file next to the configuration database (``cluster.json``) with the
+cluster key beside it (``cluster.key``, mode 0600). ``standfast cluster ...``
+commands write it; the same file goes to every server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from standfast.cluster.paths import CommPath
+from standfast.cluster.tunables import HeartbeatTunables
+from standfast.messages import StandfastError
+from standfast.model.tags import validate_tag
+
+QuorumModeName = Literal["majority", "none"]
+LossAction = Literal["out_of_service", "halt"]
+
+
+@dataclass(frozen=True)
+class ServerDef:
+    name: str
+    addresses: Mapping[str, str]  # network name -> IP address
+    # Failover to this server may be blocked by the administrator.
+    failover_blocked: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "addresses": dict(self.addresses),
+            "failover_blocked": self.failover_blocked,
+        }
+
+
+@dataclass(frozen=True)
+class ClusterDef:
+    name: str
+    servers: Mapping[str, ServerDef]
+    heartbeat_port: int = 7800
+    peer_port: int = 7801
+    heartbeat: HeartbeatTunables = field(default_factory=HeartbeatTunables)
+    quorum: QuorumModeName = "majority"
+    quorum_loss_action: LossAction = "out_of_service"
+
+    @property
+    def networks(self) -> list[str]:
+        return sorted({n for s in self.servers.values() for n in s.addresses})
+
+    def server(self, name: str) -> ServerDef:
+        try:
+            return self.servers[name]
+        except KeyError:
+            raise StandfastError("193002", server=name, cluster=self.name) from None
+
+    def peers(self, local: str) -> list[str]:
+        return sorted(s for s in self.servers if s != local)
+
+    def comm_paths(self, local: str) -> list[CommPath]:
+        """One path per peer per network both servers are on."""
+        me = self.server(local)
+        return [
+            CommPath(
+                local_server=local,
+                peer_server=peer,
+                local_address=me.addresses[net],
+                peer_address=self.servers[peer].addresses[net],
+                port=self.heartbeat_port,
+                network_name=net,
+            )
+            for peer in self.peers(local)
+            for net in sorted(me.addresses)
+            if net in self.servers[peer].addresses
+        ]
+
+    def peer_endpoints(self, local: str) -> dict[str, list[tuple[str, int]]]:
+        me = self.server(local)
+        return {
+            peer: [
+                (self.servers[peer].addresses[net], self.peer_port)
+                for net in sorted(me.addresses)
+                if net in self.servers[peer].addresses
+            ]
+            for peer in self.peers(local)
+        }
+
+    def listen_endpoints(self, local: str) -> list[tuple[str, int]]:
+        return [(a, self.peer_port) for _, a in sorted(self.server(local).addresses.items())]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "heartbeat_port": self.heartbeat_port,
+            "peer_port": self.peer_port,
+            "heartbeat": {
+                "interval": self.heartbeat.interval,
+                "miss_count": self.heartbeat.miss_count,
+            },
+            "quorum": self.quorum,
+            "quorum_loss_action": self.quorum_loss_action,
+            "servers": {n: s.to_dict() for n, s in sorted(self.servers.items())},
+        }
+
+
+def _ip(value: object, server: str, net: str) -> str:
+    try:
+        return str(ipaddress.ip_address(str(value)))
+    except ValueError:
+        raise StandfastError("193003", address=value, server=server, network=net) from None
+
+
+def definition_from_dict(data: Mapping[str, Any]) -> ClusterDef:
+    """Validate a definition; every problem is a numbered refusal."""
+    try:
+        name = validate_tag(str(data["name"]))
+        servers: dict[str, ServerDef] = {}
+        for sname, sdata in dict(data.get("servers", {})).items():
+            validate_tag(sname)
+            addresses = {
+                str(net): _ip(addr, sname, str(net))
+                for net, addr in dict(sdata.get("addresses", {})).items()
+            }
+            if not addresses:
+                raise StandfastError("193004", server=sname)
+            servers[sname] = ServerDef(sname, addresses, bool(sdata.get("failover_blocked", False)))
+        hb = HeartbeatTunables.from_mapping(dict(data.get("heartbeat", {})))
+        quorum = str(data.get("quorum", "majority"))
+        loss = str(data.get("quorum_loss_action", "out_of_service"))
+        if quorum not in ("majority", "none"):
+            raise StandfastError("193005", value=quorum)
+        if loss not in ("out_of_service", "halt"):
+            raise StandfastError("193006", value=loss)
+        definition = ClusterDef(
+            name=name,
+            servers=servers,
+            heartbeat_port=int(data.get("heartbeat_port", 7800)),
+            peer_port=int(data.get("peer_port", 7801)),
+            heartbeat=hb,
+            quorum=quorum,  # type: ignore[arg-type]
+            quorum_loss_action=loss,  # type: ignore[arg-type]
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StandfastError("193001", reason=exc) from None
+    _check_addresses_unique(definition)
+    return definition
+
+
+def _check_addresses_unique(d: ClusterDef) -> None:
+    seen: dict[str, str] = {}
+    for s in d.servers.values():
+        for addr in s.addresses.values():
+            if addr in seen and seen[addr] != s.name:
+                raise StandfastError("193007", address=addr, server=s.name, other=seen[addr])
+            seen[addr] = s.name
+
+
+def load_definition(path: Path) -> ClusterDef | None:
+    """None when this server is not part of a cluster yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StandfastError("193001", reason=exc) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise StandfastError("193001", reason=exc) from None
+    return definition_from_dict(data)
+
+
+def save_definition(path: Path, definition: ClusterDef) -> None:
+    """Atomic: a crash leaves the old or the new file, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".cluster.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(definition.to_dict(), f, indent=2, sort_keys=True)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

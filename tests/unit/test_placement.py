@@ -1,0 +1,115 @@
+"""Placement across servers: failover, switchback, split-brain resolution, quorum."""
+
+from __future__ import annotations
+
+from standfast.engine.placement import ClusterView, Placement, PlacementKind, place
+from standfast.model.config import AddDependency, AddResource, ClusterConfig, SetTarget
+from standfast.model.resources import Dependency, Resource
+from standfast.model.states import State, Switchback
+
+
+def config(switchback: Switchback = Switchback.INTELLIGENT) -> ClusterConfig:
+    ops: list[object] = []
+    for server, prio in (("s1", 1), ("s2", 10), ("s3", 20)):
+        ops += [
+            AddResource(
+                Resource(
+                    server=server,
+                    tag="app",
+                    kit="app",
+                    id="app",
+                    switchback=switchback,
+                    priority=prio,
+                    equiv="E-app",
+                )
+            ),
+            AddResource(
+                Resource(
+                    server=server,
+                    tag="fs",
+                    kit="app",
+                    id="fs",
+                    switchback=switchback,
+                    priority=prio,
+                    equiv="E-fs",
+                )
+            ),
+            AddDependency(Dependency(server, "app", "fs")),
+        ]
+    return ClusterConfig().apply(ops)  # type: ignore[arg-type]
+
+
+def view(local: str, alive: set[str], held: dict[str, State], **kw: object) -> ClusterView:
+    states = {s: {"app": held.get(s, State.OSU), "fs": held.get(s, State.OSU)} for s in alive}
+    base: dict[str, object] = dict(
+        local=local, config=config(), alive=frozenset(alive), states=states
+    )
+    base.update(kw)
+    return ClusterView(**base)  # type: ignore[arg-type]
+
+
+def test_primary_crash_backup_with_best_priority_restores() -> None:
+    # s1 held it and died: s2 (priority 10) restores, s3 (20) waits.
+    assert place(view("s2", {"s2", "s3"}, {})) == [
+        Placement(PlacementKind.RESTORE, "E-app", "app", "s2")
+    ]
+    assert place(view("s3", {"s2", "s3"}, {})) == []
+
+
+def test_nothing_moves_while_served() -> None:
+    for local in ("s1", "s2", "s3"):
+        assert place(view(local, {"s1", "s2", "s3"}, {"s2": State.ISP})) == []
+
+
+def test_failed_copy_is_skipped() -> None:
+    v = view("s3", {"s2", "s3"}, {"s2": State.OSF})
+    assert [p.kind for p in place(v)] == [PlacementKind.RESTORE]
+
+
+def test_blocked_server_and_no_quorum_never_restore() -> None:
+    assert place(view("s2", {"s2", "s3"}, {}, blocked=frozenset({"s2"}))) == []
+    assert [p.target for p in place(view("s3", {"s2", "s3"}, {}, blocked=frozenset({"s2"})))] == [
+        "s3"
+    ]
+    assert place(view("s2", {"s2"}, {}, quorum=False)) == []
+
+
+def test_out_of_service_target_is_respected() -> None:
+    cfg = config().apply([SetTarget("E-app", False)])
+    assert place(view("s1", {"s1", "s2"}, {}, config=cfg)) == []
+
+
+def test_intelligent_stays_automatic_returns_on_rejoin() -> None:
+    back = frozenset({"s1"})
+    v = view("s2", {"s1", "s2", "s3"}, {"s2": State.ISP}, rejoined=back)
+    assert place(v) == []  # intelligent
+    v = view(
+        "s2",
+        {"s1", "s2", "s3"},
+        {"s2": State.ISP},
+        rejoined=back,
+        config=config(Switchback.AUTOMATIC),
+    )
+    assert place(v) == [
+        Placement(PlacementKind.SWITCHBACK, "E-app", "app", "s1", "higher-priority server is back")
+    ]
+    # Without a rejoin (a manual switchover to s2), automatic does not bounce it back.
+    v = view("s2", {"s1", "s2", "s3"}, {"s2": State.ISP}, config=config(Switchback.AUTOMATIC))
+    assert place(v) == []
+
+
+def test_split_brain_lower_priority_copy_goes_down() -> None:
+    held = {"s1": State.ISP, "s3": State.ISP}
+    assert place(view("s1", {"s1", "s2", "s3"}, held)) == []
+    [p] = place(view("s3", {"s1", "s2", "s3"}, held))
+    assert p.kind is PlacementKind.RESOLVE_SPLIT and p.target == "s1"
+
+
+def test_every_server_agrees_on_one_restorer() -> None:
+    for alive in ({"s1", "s2", "s3"}, {"s2", "s3"}, {"s1", "s3"}, {"s3"}):
+        restorers = [
+            s
+            for s in alive
+            if any(p.kind is PlacementKind.RESTORE for p in place(view(s, alive, {})))
+        ]
+        assert len(restorers) == 1
