@@ -88,7 +88,11 @@ class Daemon:
     def cli(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "standfast", *args],
-            env=self.env(), capture_output=True, text=True, timeout=timeout, check=False,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     def cli_json(self, *args: str) -> Any:

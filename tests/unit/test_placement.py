@@ -98,11 +98,17 @@ def test_intelligent_stays_automatic_returns_on_rejoin() -> None:
     assert place(v) == []
 
 
-def test_split_brain_lower_priority_copy_goes_down() -> None:
+def test_split_brain_stale_copy_goes_down() -> None:
     held = {"s1": State.ISP, "s3": State.ISP}
+    # Same start time: the lower-priority copy goes.
     assert place(view("s1", {"s1", "s2", "s3"}, held)) == []
     [p] = place(view("s3", {"s1", "s2", "s3"}, held))
     assert p.kind is PlacementKind.RESOLVE_SPLIT and p.target == "s1"
+    # s1 was hung while s3 took over later: s1's copy is the stale one.
+    since = {"s1": {"app": 100.0}, "s3": {"app": 200.0}}
+    [p] = place(view("s1", {"s1", "s2", "s3"}, held, since=since))
+    assert p.kind is PlacementKind.RESOLVE_SPLIT and p.target == "s3"
+    assert place(view("s3", {"s1", "s2", "s3"}, held, since=since)) == []
 
 
 def test_every_server_agrees_on_one_restorer() -> None:
@@ -113,3 +119,14 @@ def test_every_server_agrees_on_one_restorer() -> None:
             if any(p.kind is PlacementKind.RESTORE for p in place(view(s, alive, {})))
         ]
         assert len(restorers) == 1
+
+
+def test_operator_target_server_is_preferred_while_eligible() -> None:
+    cfg = config().apply([SetTarget("E-app", True, "s3")])
+    # A switchover to s3 is in flight: s1 has released, s3 has not restored yet.
+    assert place(view("s1", {"s1", "s2", "s3"}, {}, config=cfg)) == []
+    assert [p.kind for p in place(view("s3", {"s1", "s2", "s3"}, {}, config=cfg))] == [
+        PlacementKind.RESTORE
+    ]
+    # s3 gone: back to priority order.
+    assert [p.target for p in place(view("s1", {"s1", "s2"}, {}, config=cfg))] == ["s1"]

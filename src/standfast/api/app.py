@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from standfast import __version__
+from standfast.engine.cluster_engine import ClusterEngine
 from standfast.engine.engine import ActionOutcome, Engine
 from standfast.host import mounts
 from standfast.kits.registry import KITS
@@ -41,6 +42,20 @@ class UpdateBody(BaseModel):
     priority: int | None = None
 
 
+class ExtendBody(BaseModel):
+    tag: str
+    target: str
+    target_tag: str | None = None
+    target_priority: int | None = None
+    template_priority: int | None = None
+    switchback: str | None = None
+
+
+class UnextendBody(BaseModel):
+    tag: str
+    server: str
+
+
 class DependencyBody(BaseModel):
     parent: str
     child: str
@@ -54,7 +69,11 @@ def _lang(request: Request) -> Lang:
 
 
 def _reply(outcome: ActionOutcome, lang: Lang) -> dict[str, Any]:
-    return {"result": outcome.result, "notices": [n.to_dict(lang) for n in outcome.notices]}
+    return {
+        "result": outcome.result,
+        "notices": [n.to_dict(lang) for n in outcome.notices],
+        "transcript": outcome.transcript,
+    }
 
 
 def _require_admin(request: Request, operation: str) -> None:
@@ -190,5 +209,33 @@ def create_app(engine: Engine) -> FastAPI:
         return await act(
             request, "dependency delete", lambda: engine.delete_dependency(body.parent, body.child)
         )
+
+    def cluster_engine(operation: str) -> ClusterEngine:
+        if not isinstance(engine, ClusterEngine):
+            raise StandfastError("193008", path=engine.paths.cluster_definition)
+        return engine
+
+    @app.post("/v1/extend")
+    async def extend(request: Request, body: ExtendBody) -> dict[str, Any]:
+        ce = cluster_engine("extend")
+        if body.switchback:
+            parse_switchback(body.switchback)
+        return await act(
+            request,
+            "extend",
+            lambda: ce.extend(
+                body.tag,
+                target=body.target,
+                target_tag=body.target_tag,
+                target_priority=body.target_priority,
+                template_priority=body.template_priority,
+                switchback=body.switchback,
+            ),
+        )
+
+    @app.post("/v1/unextend")
+    async def unextend(request: Request, body: UnextendBody) -> dict[str, Any]:
+        ce = cluster_engine("unextend")
+        return await act(request, "unextend", lambda: ce.unextend(body.tag, server=body.server))
 
     return app

@@ -85,6 +85,8 @@ def _show_outcome(body: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(body, indent=2, ensure_ascii=False))
         return
+    for line in body.get("transcript", []):
+        render.out.print(line, markup=False)
     render.print_notices(body.get("notices", []))
     render.out.print(render.kv_table(body.get("result", {})))
 
@@ -154,7 +156,14 @@ def daemon(settings: Settings, server: str | None) -> None:
 def status(settings: Settings, as_json: bool) -> None:
     """Servers and hierarchies with their states."""
     data = settings.client().get("/v1/status")
-    _emit(data, as_json, lambda d: render.out.print(render.status_table(d)))
+
+    def human(d: dict[str, Any]) -> None:
+        if "cluster" in d:
+            for table in render.cluster_tables(d):
+                render.out.print(table)
+        render.out.print(render.status_table(d))
+
+    _emit(data, as_json, human)
 
 
 @cli.command()
@@ -313,6 +322,65 @@ def resource_out_of_service(settings: Settings, tag: str, as_json: bool) -> None
     _show_outcome(settings.client().post("/v1/out-of-service", {"tag": tag}), as_json)
 
 
+@resource.command("extend")
+@click.argument("tag")
+@click.option("--target", required=True, help="The backup server to extend to.")
+@click.option("--target-tag", default=None, help="Root tag on the target (default: same).")
+@click.option(
+    "--target-priority",
+    type=int,
+    default=None,
+    help="1-999, unused (default: the next free of 10, 20, 30 ...).",
+)
+@click.option(
+    "--template-priority",
+    type=int,
+    default=None,
+    help="This server's priority (first extension only; default 1).",
+)
+@click.option("--switchback", default=None, help="intelligent or automatic.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@reports_errors
+def resource_extend(
+    settings: Settings,
+    tag: str,
+    target: str,
+    target_tag: str | None,
+    target_priority: int | None,
+    template_priority: int | None,
+    switchback: str | None,
+    as_json: bool,
+) -> None:
+    """Extend the hierarchy of TAG (in service here) to a backup server. Options left
+    out take their defaults, as the guide's "Accept Defaults"."""
+    _show_outcome(
+        settings.client().post(
+            "/v1/extend",
+            {
+                "tag": tag,
+                "target": target,
+                "target_tag": target_tag,
+                "target_priority": target_priority,
+                "template_priority": template_priority,
+                "switchback": switchback,
+            },
+        ),
+        as_json,
+    )
+
+
+@resource.command("unextend")
+@click.argument("tag")
+@click.option("--server", required=True, help="The server to remove the hierarchy from.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@reports_errors
+def resource_unextend(settings: Settings, tag: str, server: str, as_json: bool) -> None:
+    """Remove the hierarchy of TAG from SERVER (where it must not be in service)."""
+    _show_outcome(settings.client().post("/v1/unextend", {"tag": tag, "server": server}), as_json)
+
+
 @cli.group()
 def dependency() -> None:
     """Create and delete dependencies between resources."""
@@ -396,6 +464,185 @@ def messages(settings: Settings, as_json: bool, lang: Lang | None) -> None:
         as_json,
         lambda r: render.out.print(render.rows_table(r, ["code", "severity", "message", "action"])),
     )
+
+
+@cli.group()
+def cluster() -> None:
+    """The cluster definition this server shares with the others (restart the daemon
+    after a change)."""
+
+
+def _parse_addresses(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        net, sep, addr = pair.partition("=")
+        if not sep or not net or not addr:
+            raise StandfastError("000002")
+        out[net] = addr
+    return out
+
+
+@cluster.command("init")
+@click.argument("name")
+@click.option("--server", required=True, help="The first server's name.")
+@click.option(
+    "--address",
+    "addresses",
+    multiple=True,
+    required=True,
+    metavar="NET=IP",
+    help="The server's address on a comm-path network (repeat; two or more "
+    "networks are recommended).",
+)
+@click.option("--heartbeat-port", type=int, default=7800, show_default=True)
+@click.option("--peer-port", type=int, default=7801, show_default=True)
+@click.option(
+    "--quorum",
+    type=click.Choice(["majority", "none"]),
+    default="majority",
+    show_default=True,
+    help="majority applies from three servers.",
+)
+@click.option(
+    "--interval", type=float, default=0.3, show_default=True, help="Heartbeat interval (seconds)."
+)
+@click.option(
+    "--miss-count",
+    type=int,
+    default=5,
+    show_default=True,
+    help="Heartbeats missed before a comm path is DEAD.",
+)
+@click.pass_obj
+@reports_errors
+def cluster_init(
+    settings: Settings,
+    name: str,
+    server: str,
+    addresses: tuple[str, ...],
+    heartbeat_port: int,
+    peer_port: int,
+    quorum: str,
+    interval: float,
+    miss_count: int,
+) -> None:
+    """Create the cluster definition and a new cluster key on this server."""
+    from standfast.cluster.auth import generate_key
+    from standfast.cluster.definition import definition_from_dict, save_definition
+
+    paths = settings.paths
+    definition = definition_from_dict(
+        {
+            "name": name,
+            "heartbeat_port": heartbeat_port,
+            "peer_port": peer_port,
+            "quorum": quorum,
+            "heartbeat": {"interval": interval, "miss_count": miss_count},
+            "servers": {server: {"addresses": _parse_addresses(addresses)}},
+        }
+    )
+    paths.data_dir.mkdir(parents=True, exist_ok=True)
+    if not paths.cluster_key.exists():
+        generate_key(paths.cluster_key)
+    save_definition(paths.cluster_definition, definition)
+    render.out.print(
+        f"cluster {name}: definition {paths.cluster_definition}, key {paths.cluster_key}",
+        markup=False,
+    )
+
+
+@cluster.command("add-server")
+@click.argument("server")
+@click.option("--address", "addresses", multiple=True, required=True, metavar="NET=IP")
+@click.option("--block-failover", is_flag=True, help="Never fail over to this server.")
+@click.pass_obj
+@reports_errors
+def cluster_add_server(
+    settings: Settings, server: str, addresses: tuple[str, ...], block_failover: bool
+) -> None:
+    """Add (or redefine) a server in this server's cluster definition."""
+    from standfast.cluster.definition import (
+        definition_from_dict,
+        load_definition,
+        save_definition,
+    )
+
+    paths = settings.paths
+    current = load_definition(paths.cluster_definition)
+    if current is None:
+        raise StandfastError("193008", path=paths.cluster_definition)
+    data = current.to_dict()
+    data["servers"][server] = {
+        "addresses": _parse_addresses(addresses),
+        "failover_blocked": block_failover,
+    }
+    save_definition(paths.cluster_definition, definition_from_dict(data))
+    render.out.print(f"server {server} added to {current.name}", markup=False)
+
+
+@cluster.command("show")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@reports_errors
+def cluster_show(settings: Settings, as_json: bool) -> None:
+    """Print this server's cluster definition."""
+    from standfast.cluster.definition import load_definition
+
+    current = load_definition(settings.paths.cluster_definition)
+    if current is None:
+        raise StandfastError("193008", path=settings.paths.cluster_definition)
+    data = current.to_dict()
+
+    def human(d: dict[str, Any]) -> None:
+        rows = [
+            {
+                "server": n,
+                **{f"net:{k}": v for k, v in s["addresses"].items()},
+                "failover_blocked": s["failover_blocked"],
+            }
+            for n, s in d["servers"].items()
+        ]
+        cols = [
+            "server",
+            *sorted({k for r in rows for k in r if k.startswith("net:")}),
+            "failover_blocked",
+        ]
+        render.out.print(render.rows_table(rows, cols, title=f"cluster {d['name']}"))
+
+    _emit(data, as_json, human)
+
+
+@cluster.command("import")
+@click.argument("definition", type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path, exists=True),
+    required=True,
+    help="The cluster key file copied from another server.",
+)
+@click.pass_obj
+@reports_errors
+def cluster_import(settings: Settings, definition: Path, key_file: Path) -> None:
+    """Join this server to a cluster: take another server's definition and key."""
+    import json as _json
+    import os
+    import shutil
+
+    from standfast.cluster.auth import KeyFileError, load_key
+    from standfast.cluster.definition import definition_from_dict, save_definition
+
+    paths = settings.paths
+    parsed = definition_from_dict(_json.loads(definition.read_text()))
+    try:
+        load_key(key_file)
+    except KeyFileError as exc:
+        raise StandfastError(exc.code, path=key_file, reason=exc.text, minimum=32) from None
+    paths.data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(key_file, paths.cluster_key)
+    os.chmod(paths.cluster_key, 0o600)
+    save_definition(paths.cluster_definition, parsed)
+    render.out.print(f"joined cluster {parsed.name}", markup=False)
 
 
 def main() -> None:

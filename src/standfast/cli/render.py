@@ -68,3 +68,52 @@ def print_notices(notices: Iterable[Mapping[str, Any]]) -> None:
         style = {"info": "", "warning": "yellow"}.get(str(n.get("severity")), "red")
         line = f"{n['code']}: {n['message']}"
         err.print(f"[{style}]{line}[/]" if style else line, markup=bool(style))
+
+
+def cluster_tables(status: Mapping[str, Any]) -> list[Table]:
+    """Servers with comm paths and quorum, then each hierarchy's state by server."""
+    c = status["cluster"]
+    q = c["quorum"]
+    servers = Table(
+        title=f"Cluster {c['name']}  quorum: "
+        f"{'yes' if q['has_quorum'] else 'NO'} ({q['votes']}/{q['needed'] or '-'} votes, "
+        f"{q['mode']})",
+        title_justify="left",
+    )
+    for col in ("SERVER", "ALIVE", "COMM PATHS", "FAILOVER"):
+        servers.add_column(col)
+    for name, s in c["servers"].items():
+        paths = ", ".join(
+            f"{net}:[{'green' if st == 'ALIVE' else 'red'}]{st}[/]"
+            for net, st in sorted(s["paths"].items())
+        ) or ("(this server)" if s["local"] else "-")
+        servers.add_row(
+            name + (" *" if s["local"] else ""),
+            "[green]yes[/]" if s["alive"] else "[red]no[/]",
+            paths,
+            "blocked" if s["failover_blocked"] else "",
+        )
+    names = list(c["servers"])
+    hier = Table(title="Hierarchies by server (state/priority)", title_justify="left")
+    hier.add_column("HIERARCHY")
+    for n in names:
+        hier.add_column(n.upper(), overflow="fold")
+    hier.add_column("TARGET")
+    for h in c["hierarchies"]:
+        by_server = {cp["server"]: cp for cp in h["copies"]}
+        cells = []
+        for n in names:
+            cp = by_server.get(n)
+            if cp is None:
+                cells.append("")
+                continue
+            st = str(cp["state"])
+            cells.append(f"[{STATE_STYLE.get(st, 'white')}]{st}[/]/{cp['priority']}")
+        t = h["target"]
+        target = (
+            "in service" + (f" on {t['server']}" if t["server"] else "")
+            if t["in_service"]
+            else "out of service"
+        )
+        hier.add_row(h["tag"], *cells, target)
+    return [servers, hier]

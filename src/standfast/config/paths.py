@@ -29,6 +29,14 @@ class Paths:
         return self.data_dir / "standfast.db"
 
     @property
+    def cluster_definition(self) -> Path:
+        return self.data_dir / "cluster.json"
+
+    @property
+    def cluster_key(self) -> Path:
+        return self.data_dir / "cluster.key"
+
+    @property
     def fstab_backups(self) -> Path:
         return self.data_dir / "fstab-backups"
 

@@ -15,9 +15,12 @@ import uvicorn
 from standfast import __version__
 from standfast.api.app import create_app
 from standfast.api.peer import PeerCredH11Protocol
+from standfast.cluster.auth import KeyFileError, load_key
+from standfast.cluster.definition import load_definition
 from standfast.config.paths import Paths
-from standfast.config.tunables import load_tunables
+from standfast.config.tunables import Tunables, load_tunables
 from standfast.daemon.logs import setup_logging
+from standfast.engine.cluster_engine import ClusterEngine
 from standfast.engine.engine import Engine
 from standfast.messages import Notice, StandfastError
 from standfast.store.database import Store
@@ -44,6 +47,20 @@ def _log_notice(n: Notice) -> None:
     log.log(level, n.text("en"))
 
 
+def make_engine(paths: Paths, server: str, store: Store, tunables: Tunables) -> Engine:
+    """A cluster member when this server has a cluster definition, else a lone server."""
+    definition = load_definition(paths.cluster_definition)
+    if definition is None:
+        return Engine(server, store, tunables, paths)
+    try:
+        key = load_key(paths.cluster_key)
+    except KeyFileError as exc:
+        raise StandfastError(
+            exc.code, path=paths.cluster_key, reason=exc.text, minimum=32
+        ) from None
+    return ClusterEngine(server, store, tunables, paths, definition, key)
+
+
 async def serve(paths: Paths, server: str) -> None:
     if _socket_in_use(paths.socket):
         raise StandfastError("190205", socket=paths.socket)
@@ -51,7 +68,7 @@ async def serve(paths: Paths, server: str) -> None:
     for n in notices:
         _log_notice(n)
     store = Store(paths.database)
-    engine = Engine(server, store, tunables, paths)
+    engine = make_engine(paths, server, store, tunables)
     paths.socket.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         paths.socket.unlink()  # stale: nothing answered on it above
@@ -89,6 +106,7 @@ async def serve(paths: Paths, server: str) -> None:
     api.should_exit = True
     engine.stop()
     await asyncio.wait({api_task}, timeout=6)
+    await asyncio.wait_for(engine.aclose(), timeout=5)
     engine_task.cancel()
     store.close()
     with contextlib.suppress(FileNotFoundError):

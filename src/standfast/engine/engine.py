@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
@@ -32,6 +32,7 @@ from standfast.model.config import (
     ClusterConfig,
     DeleteDependency,
     DeleteResource,
+    Operation,
     UpdateResource,
 )
 from standfast.model.graph import ServerGraph
@@ -46,19 +47,23 @@ TICK = 0.2  # seconds between cycles; checks have their own intervals
 
 P = ParamSpec("P")
 R = TypeVar("R")
+E = TypeVar("E", bound="Engine")
 _action_log: ContextVar[ActionLog] = ContextVar("standfast_action_log")
 
 
 def operator_action(
-    fn: Callable[Concatenate[Engine, P], Coroutine[Any, Any, R]],
-) -> Callable[Concatenate[Engine, P], Coroutine[Any, Any, R]]:
+    fn: Callable[Concatenate[E, P], Coroutine[Any, Any, R]],
+) -> Callable[Concatenate[E, P], Coroutine[Any, Any, R]]:
     """Gives the action a fresh log; a refusal carries what was logged before it."""
 
-    async def wrapper(self: Engine, /, *args: P.args, **kwargs: P.kwargs) -> R:
+    async def wrapper(self: E, /, *args: P.args, **kwargs: P.kwargs) -> R:
         alog = ActionLog()
         token = _action_log.set(alog)
         try:
-            return await fn(self, *args, **kwargs)
+            result = await fn(self, *args, **kwargs)
+            if isinstance(result, ActionOutcome):
+                result.transcript = alog.transcript
+            return result
         except StandfastError as exc:
             exc.notices = [*alog.notices, *exc.notices]
             raise
@@ -75,6 +80,7 @@ class ActionOutcome:
 
     notices: list[Notice] = field(default_factory=list)
     result: dict[str, object] = field(default_factory=dict)
+    transcript: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -83,6 +89,7 @@ class EventRecord:
     kind: str
     tag: str
     detail: str
+    data: dict[str, object] = field(default_factory=dict)
 
 
 class Engine:
@@ -100,6 +107,10 @@ class Engine:
             if srv == server
         }
         self.reasons: dict[str, str] = {t: s.reason for t, s in stored.items()}
+        # When each resource came into service (wall clock), for timelines and split-brain.
+        self.stored_since: dict[str, float] = {
+            t: s.updated for t, s in stored.items() if s.state.in_service
+        }
         self._locks: dict[str, asyncio.Lock] = {}
         self._busy: set[str] = set()
         self._next_quick: dict[str, float] = {}
@@ -128,16 +139,37 @@ class Engine:
             return
         self.states[tag] = state
         self.reasons[tag] = reason
+        if state.in_service and tag not in self.stored_since:
+            self.stored_since[tag] = time.time()
+        elif not state.in_service:
+            self.stored_since.pop(tag, None)
         self.store.set_state(self.server, tag, state, reason)
         self._event("state", tag, f"{state}" + (f" ({reason})" if reason else ""))
 
-    def _event(self, kind: str, tag: str, detail: str) -> None:
-        self.events.append(EventRecord(time.time(), kind, tag, detail))
+    def _event(
+        self, kind: str, tag: str, detail: str, data: dict[str, object] | None = None
+    ) -> None:
+        self.events.append(EventRecord(time.time(), kind, tag, detail, data or {}))
         del self.events[:-500]
 
-    def _store(self, ops: list[object]) -> ClusterConfig:
-        self.config = self.store.apply(ops, origin=self.server)  # type: ignore[arg-type]
+    async def _store(self, ops: Sequence[Operation]) -> ClusterConfig:
+        """Apply one versioned change here, then let the cluster know."""
+        self.config = self.store.apply(ops, origin=self.server)
+        await self.config_changed()
         return self.config
+
+    async def config_changed(self) -> None:
+        """Hook: a cluster engine pushes the new configuration to its peers."""
+
+    async def before_in_service(self, tag: str, alog: ActionLog) -> None:
+        """Hook: a cluster engine records the target and takes the hierarchy from
+        another server first (a switchover)."""
+
+    async def before_out_of_service(self, tag: str, alog: ActionLog) -> None:
+        """Hook: a cluster engine records that the hierarchy should stay down."""
+
+    async def aclose(self) -> None:
+        """Hook: release what start-up acquired (sockets of a cluster engine)."""
 
     @asynccontextmanager
     async def _hold(self, tags: set[str], *, wait: float) -> AsyncIterator[None]:
@@ -173,8 +205,11 @@ class Engine:
 
     # -- restore / remove of hierarchies --------------------------------------------
 
-    async def _restore_tags(self, tags: set[str], alog: ActionLog) -> None:
-        """Children first; on failure roll back only what this call brought up."""
+    async def _restore_tags(
+        self, tags: set[str], alog: ActionLog, *, steps: list[dict[str, object]] | None = None
+    ) -> None:
+        """Children first; on failure roll back only what this call brought up.
+        ``steps`` receives each restore's start and end (wall clock) for timelines."""
         graph = self.graph()
         started: list[str] = []
         for tag in graph.start_order(tags):
@@ -182,6 +217,7 @@ class Engine:
                 continue
             res = self.resource(tag)
             alog.line(f'restore: BEGIN restore of "{tag}" on server "{self.server}"')
+            began = time.time()
             try:
                 await self._kit_call("restore", res, alog)
             except StandfastError as exc:
@@ -198,6 +234,8 @@ class Engine:
                 root = graph.hierarchy_roots(tag)[0]
                 raise StandfastError("000022", tag=root, server=self.server) from None
             started.append(tag)
+            if steps is not None:
+                steps.append({"tag": tag, "kit": res.kit, "began": began, "ended": time.time()})
             self._set_state(tag, State.ISP)
             self._schedule_checks(tag)
             alog.line(f'restore: END successful restore of "{tag}" on server "{self.server}"')
@@ -259,7 +297,7 @@ class Engine:
         for d in plan.dependencies:
             alog.add("190705", parent=d.parent, child=d.child, server=self.server)
         try:
-            self._store(
+            await self._store(
                 [AddResource(r) for r in plan.resources]
                 + [AddDependency(d) for d in plan.dependencies]
             )
@@ -278,7 +316,7 @@ class Engine:
             alog.add(exc.code, **exc.params)
             for r in reversed(plan.resources):
                 alog.add("000021", tag=r.tag, server=self.server)
-            self._store(
+            await self._store(
                 [DeleteDependency(d) for d in plan.dependencies]
                 + [DeleteResource(self.server, r.tag) for r in reversed(plan.resources)]
             )
@@ -328,7 +366,7 @@ class Engine:
                     action="delete",
                     tag=t,
                 )
-            self._store([DeleteResource(self.server, t) for t in order])
+            await self._store([DeleteResource(self.server, t) for t in order])
             for t in order:
                 self.states.pop(t, None)
                 alog.line(f'delete: END successful deletion of "{t}" on server "{self.server}"')
@@ -343,6 +381,7 @@ class Engine:
         # In service of a resource brings up what it depends on, children first.
         tags = {tag} | graph.descendants(tag)
         async with self._hold(graph.hierarchy(tag), wait=self.tunables.SF_ACTION_TIMEOUT):
+            await self.before_in_service(tag, alog)
             await self._restore_tags(tags, alog)
         self._event("in_service", tag, "")
         return ActionOutcome(alog.notices, {"in_service": graph.start_order(tags)})
@@ -355,6 +394,7 @@ class Engine:
         # Out of service takes down what depends on it first, parents first.
         tags = {tag} | graph.ancestors(tag)
         async with self._hold(graph.hierarchy(tag), wait=self.tunables.SF_ACTION_TIMEOUT):
+            await self.before_out_of_service(tag, alog)
             if not await self._remove_tags(tags, alog, fail=set()):
                 raise StandfastError(
                     "000026", action="remove", tag=tag, server=self.server, signal="failure"
@@ -379,7 +419,7 @@ class Engine:
             new = replace(new, switchback=switchback)
         if priority is not None:
             new = replace(new, priority=validate_priority(priority))
-        self._store([UpdateResource(new)])
+        await self._store([UpdateResource(new)])
         self._event("update", tag, "")
         return ActionOutcome([], {"resource": self.resource(tag).to_dict()})
 
@@ -394,14 +434,14 @@ class Engine:
             raise StandfastError(
                 "190018", parent=parent, child=child, parent_state=ps, child_state=cs
             )
-        self._store([AddDependency(Dependency(self.server, parent, child))])
+        await self._store([AddDependency(Dependency(self.server, parent, child))])
         alog.add("190705", parent=parent, child=child, server=self.server)
         self._event("dependency", parent, f"depends on {child}")
         return ActionOutcome(alog.notices, {"parent": parent, "child": child})
 
     @operator_action
     async def delete_dependency(self, parent: str, child: str) -> ActionOutcome:
-        self._store([DeleteDependency(Dependency(self.server, parent, child))])
+        await self._store([DeleteDependency(Dependency(self.server, parent, child))])
         self._event("dependency", parent, f"no longer depends on {child}")
         return ActionOutcome([], {"parent": parent, "child": child})
 
@@ -425,15 +465,23 @@ class Engine:
         )
 
     async def run(self) -> None:
-        await self._resume_after_restart()
+        await self.on_start()
         while not self._stop.is_set():
             decisions = decide(self.snapshot(), self.tunables)
             if decisions:
                 self.last_decisions = decisions
             for d in decisions:
                 self._spawn(self._act(d))
+            await self.cycle()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=TICK)
+
+    async def on_start(self) -> None:
+        """A lone server restores what was in service when it stopped."""
+        await self._resume_after_restart()
+
+    async def cycle(self) -> None:
+        """Hook: per-cycle cluster work (placement, replication)."""
 
     def stop(self) -> None:
         self._stop.set()

@@ -11,7 +11,7 @@ decision for itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from standfast.model.config import ClusterConfig
@@ -46,6 +46,8 @@ class ClusterView:
     # Servers that came back since the last cycle (automatic switchback triggers).
     rejoined: frozenset[str] = frozenset()
     busy_equivs: frozenset[str] = frozenset()
+    # server -> tag -> wall-clock time its copy came into service
+    since: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 def hierarchy_roots(config: ClusterConfig, server: str) -> dict[str, Resource]:
@@ -88,8 +90,13 @@ def place(view: ClusterView) -> list[Placement]:
             continue
         serving = holders(view, equiv)
         if len(serving) > 1:
-            keeper = serving[0]
-            if mine in serving[1:]:
+            # The copy that came into service last acted on the newest view (it took
+            # over from a server that was cut off or hung); the stale one goes down.
+            keeper = max(
+                serving,
+                key=lambda r: (view.since.get(r.server, {}).get(r.tag, 0.0), -r.priority),
+            )
+            if mine in serving and mine != keeper:
                 out.append(
                     Placement(
                         PlacementKind.RESOLVE_SPLIT,
@@ -106,6 +113,10 @@ def place(view: ClusterView) -> list[Placement]:
             if not view.quorum:
                 continue
             candidates = eligible(view, equiv)
+            preferred = view.config.target(equiv).server
+            # Where the operator last put it wins while it can take it (a switchover in
+            # flight must not be undone by the higher-priority server it left).
+            candidates.sort(key=lambda r: r.server != preferred)
             if candidates and candidates[0].server == view.local:
                 out.append(Placement(PlacementKind.RESTORE, equiv, mine.tag, view.local))
             continue
