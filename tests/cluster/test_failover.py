@@ -102,7 +102,7 @@ def test_isolated_primary_loses_quorum_and_releases(cluster3: NetCluster) -> Non
     c.heal("server1", "net1")
     c.heal("server1", "net2")
     time.sleep(3)
-    assert c.where("app") == ["server2"]  # intelligent switchback: it stays
+    assert c.where("app") == ["server2"], dump(c)  # intelligent switchback: it stays
 
 
 def test_automatic_switchback_and_unextend(tmp_path: Path) -> None:

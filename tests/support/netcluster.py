@@ -139,6 +139,8 @@ class NetCluster:
         for srv in self.servers.values():
             self.stop(srv.name)
         for srv in self.servers.values():
+            for link in srv.host_links.values():
+                ip("link", "del", link, check=False)
             ip("netns", "del", srv.ns, check=False)
         for br in self.bridges:
             ip("link", "del", br, check=False)

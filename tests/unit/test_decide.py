@@ -9,19 +9,24 @@ from standfast.model.config import AddDependency, AddResource, ClusterConfig
 from standfast.model.resources import Dependency, Resource
 from standfast.model.states import State
 
-CFG = ClusterConfig().apply([
-    AddResource(Resource(server="s1", tag="fs", kit="filesys", id="/m")),
-    AddResource(Resource(server="s1", tag="dev", kit="nas", id="1.2.3.4:/e")),
-    AddResource(Resource(server="s1", tag="app", kit="app", id="app")),
-    AddDependency(Dependency("s1", "fs", "dev")),
-])
+CFG = ClusterConfig().apply(
+    [
+        AddResource(Resource(server="s1", tag="fs", kit="filesys", id="/m")),
+        AddResource(Resource(server="s1", tag="dev", kit="nas", id="1.2.3.4:/e")),
+        AddResource(Resource(server="s1", tag="app", kit="app", id="app")),
+        AddDependency(Dependency("s1", "fs", "dev")),
+    ]
+)
 
 
 def snap(**kw: object) -> Snapshot:
     base: dict[str, object] = dict(
-        now=100.0, server="s1", config=CFG,
+        now=100.0,
+        server="s1",
+        config=CFG,
         states={"fs": State.ISP, "dev": State.ISP, "app": State.OSU},
-        next_quick={"fs": 50.0, "dev": 150.0}, next_deep={"fs": 500.0, "dev": 500.0},
+        next_quick={"fs": 50.0, "dev": 150.0},
+        next_deep={"fs": 500.0, "dev": 500.0},
         busy=frozenset(),
     )
     base.update(kw)
@@ -32,15 +37,15 @@ def test_due_checks_only_for_isp_and_not_busy() -> None:
     assert decide(snap(), Tunables()) == [Decision(DecisionKind.CHECK, "fs")]
     assert decide(snap(busy=frozenset({"fs"})), Tunables()) == []
     assert decide(snap(next_deep={"fs": 1.0, "dev": 500.0}), Tunables()) == [
-        Decision(DecisionKind.DEEP_CHECK, "fs")]
+        Decision(DecisionKind.DEEP_CHECK, "fs")
+    ]
 
 
 def test_failure_recover_first_then_policy() -> None:
     fail = {"fs": CheckResult.bad("190408", nas_access=True)}
     s = snap(failures=fail, recover_capable=frozenset({"fs"}))
     assert decide(s, Tunables())[0] == Decision(DecisionKind.RECOVER, "fs", "190408")
-    tried = snap(failures=fail, recover_capable=frozenset({"fs"}),
-                 recovery_tried=frozenset({"fs"}))
+    tried = snap(failures=fail, recover_capable=frozenset({"fs"}), recovery_tried=frozenset({"fs"}))
     assert decide(tried, Tunables())[0].kind is DecisionKind.FAIL_HIERARCHY
     halt = decide(tried, Tunables(LKNASERROR="halt"))
     assert halt == [Decision(DecisionKind.HALT, "fs", "190408")]
@@ -49,11 +54,16 @@ def test_failure_recover_first_then_policy() -> None:
 def test_non_nas_failure_never_halts() -> None:
     s = snap(failures={"app": CheckResult.bad("190417")})
     assert decide(s, Tunables(LKNASERROR="halt"))[0] == Decision(
-        DecisionKind.FAIL_HIERARCHY, "app", "190417")
+        DecisionKind.FAIL_HIERARCHY, "app", "190417"
+    )
 
 
 def test_one_failure_decision_per_hierarchy() -> None:
-    s = snap(failures={"fs": CheckResult.bad("190408", nas_access=True),
-                       "dev": CheckResult.bad("190407", nas_access=True)})
+    s = snap(
+        failures={
+            "fs": CheckResult.bad("190408", nas_access=True),
+            "dev": CheckResult.bad("190407", nas_access=True),
+        }
+    )
     kinds = [d for d in decide(s, Tunables()) if d.kind is DecisionKind.FAIL_HIERARCHY]
     assert len(kinds) == 1 and kinds[0].tag == "dev"

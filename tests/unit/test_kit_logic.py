@@ -33,10 +33,15 @@ def test_defaults_conversion_and_required() -> None:
 
 @pytest.mark.parametrize(
     ("given", "code"),
-    [({"cmd": "x", "wait": "0"}, "190011"), ({"cmd": "x", "wait": "abc"}, "190011"),
-     ({"cmd": "x", "on": "maybe"}, "190011"), ({"cmd": "x", "mode": "c"}, "190011"),
-     ({"cmd": "x", "where": "rel"}, "190011"), ({"cmd": "'unclosed"}, "190011"),
-     ({"cmd": "x", "extra": "1"}, "190012")],
+    [
+        ({"cmd": "x", "wait": "0"}, "190011"),
+        ({"cmd": "x", "wait": "abc"}, "190011"),
+        ({"cmd": "x", "on": "maybe"}, "190011"),
+        ({"cmd": "x", "mode": "c"}, "190011"),
+        ({"cmd": "x", "where": "rel"}, "190011"),
+        ({"cmd": "'unclosed"}, "190011"),
+        ({"cmd": "x", "extra": "1"}, "190012"),
+    ],
 )
 def test_bad_values(given: dict[str, str], code: str) -> None:
     with pytest.raises(StandfastError) as exc:
@@ -65,9 +70,11 @@ def test_registry() -> None:
 
 @pytest.mark.parametrize(
     ("text", "host", "export", "is_ip"),
-    [("10.0.0.5:/export/data", "10.0.0.5", "/export/data", True),
-     ("nas.example.com:/vol", "nas.example.com", "/vol", False),
-     ("[fd00::5]:/x", "fd00::5", "/x", True)],
+    [
+        ("10.0.0.5:/export/data", "10.0.0.5", "/export/data", True),
+        ("nas.example.com:/vol", "nas.example.com", "/vol", False),
+        ("[fd00::5]:/x", "fd00::5", "/x", True),
+    ],
 )
 def test_parse_source(text: str, host: str, export: str, is_ip: bool) -> None:
     s = parse_source(text)
@@ -84,10 +91,27 @@ def test_parse_source_refuses_107004(bad: str) -> None:
 
 def test_remount_options_drop_instance_details() -> None:
     vfs = ("rw", "relatime")
-    sup = ("rw", "vers=3", "rsize=1048576", "hard", "proto=tcp", "timeo=600",
-           "addr=10.0.0.5", "mountaddr=10.0.0.5", "clientaddr=10.0.0.9", "local_lock=none")
+    sup = (
+        "rw",
+        "vers=3",
+        "rsize=1048576",
+        "hard",
+        "proto=tcp",
+        "timeo=600",
+        "addr=10.0.0.5",
+        "mountaddr=10.0.0.5",
+        "clientaddr=10.0.0.9",
+        "local_lock=none",
+    )
     assert remount_options(vfs, sup) == [
-        "rw", "vers=3", "rsize=1048576", "hard", "proto=tcp", "timeo=600", "local_lock=none"]
+        "rw",
+        "vers=3",
+        "rsize=1048576",
+        "hard",
+        "proto=tcp",
+        "timeo=600",
+        "local_lock=none",
+    ]
 
 
 def test_semantics_explicit() -> None:

@@ -24,6 +24,7 @@ from standfast.messages import (
 from standfast.messages.guide import GUIDE_MESSAGES
 from standfast.messages.listing import catalogue_rows
 from standfast.messages.own import OWN_MESSAGES
+from standfast.messages.quorum_codes import QUORUM_FIELDS
 
 # Every code of REQUIREMENTS section 3 (the reference guide's chapter 6).
 GUIDE_CODES = {
@@ -206,6 +207,8 @@ EXPECTED_FIELDS: dict[str, set[str]] = {
     "191011": {"method", "peer", "seconds"},
     "191012": {"peer", "detail"},
 }
+
+EXPECTED_FIELDS.update({c: set(f) for c, f in QUORUM_FIELDS.items()})
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # Every catalogue file, so a new one cannot slip in without its checks.

@@ -24,15 +24,24 @@ def code_of(exc: pytest.ExceptionInfo[StandfastError]) -> str:
     return exc.value.code
 
 
-@pytest.mark.parametrize("tag", ["app1", "test-on-server1", "tmp/mnt-on-tom", "a.b_c-d/e", "x" * 256])
+@pytest.mark.parametrize(
+    "tag", ["app1", "test-on-server1", "tmp/mnt-on-tom", "a.b_c-d/e", "x" * 256]
+)
 def test_valid_tags(tag: str) -> None:
     assert validate_tag(tag) == tag
 
 
 @pytest.mark.parametrize(
     ("tag", "code"),
-    [("", "190004"), ("x" * 257, "190003"), ("has space", "190001"), ("semi;colon", "190001"),
-     (".hidden", "190002"), ("/abs", "190002"), ("ü", "190001")],
+    [
+        ("", "190004"),
+        ("x" * 257, "190003"),
+        ("has space", "190001"),
+        ("semi;colon", "190001"),
+        (".hidden", "190002"),
+        ("/abs", "190002"),
+        ("ü", "190001"),
+    ],
 )
 def test_invalid_tags(tag: str, code: str) -> None:
     with pytest.raises(StandfastError) as exc:
@@ -57,10 +66,15 @@ def test_switchback_and_state_parsing() -> None:
     assert State.ISU.in_service and not State.OSF.in_service
 
 
-def res(tag: str, server: str = "s1", kit: str = "app", rid: str | None = None,
-        priority: int = 1, equiv: str = "") -> Resource:
-    return Resource(server=server, tag=tag, kit=kit, id=rid or tag, priority=priority,
-                    equiv=equiv)
+def res(
+    tag: str,
+    server: str = "s1",
+    kit: str = "app",
+    rid: str | None = None,
+    priority: int = 1,
+    equiv: str = "",
+) -> Resource:
+    return Resource(server=server, tag=tag, kit=kit, id=rid or tag, priority=priority, equiv=equiv)
 
 
 def build(*tags: str, deps: tuple[tuple[str, str], ...] = ()) -> ClusterConfig:
@@ -134,9 +148,21 @@ def test_delete_with_dependents_refused_and_missing_resource() -> None:
 
 
 def test_operations_round_trip_through_json_form() -> None:
-    r = Resource(server="s1", tag="t", kit="app", id="i", switchback=Switchback.AUTOMATIC,
-                 priority=7, equiv="t@s1", props={"restore": "/bin/true", "n": 3})
-    for op in (AddResource(r), UpdateResource(r), DeleteResource("s1", "t"),
-               AddDependency(Dependency("s1", "p", "c")),
-               DeleteDependency(Dependency("s1", "p", "c"))):
+    r = Resource(
+        server="s1",
+        tag="t",
+        kit="app",
+        id="i",
+        switchback=Switchback.AUTOMATIC,
+        priority=7,
+        equiv="t@s1",
+        props={"restore": "/bin/true", "n": 3},
+    )
+    for op in (
+        AddResource(r),
+        UpdateResource(r),
+        DeleteResource("s1", "t"),
+        AddDependency(Dependency("s1", "p", "c")),
+        DeleteDependency(Dependency("s1", "p", "c")),
+    ):
         assert op_from_dict(op_to_dict(op)) == op  # type: ignore[arg-type]

@@ -251,7 +251,7 @@ def test_quorum_messages_are_in_the_catalogue() -> None:
         assert bool(m.action_en) == bool(m.action_ja)
         params = dict.fromkeys(QUORUM_FIELDS[m.code], "X")
         for lang in ("en", "ja"):
-            assert "<" not in render(m.code, lang, **params)  # type: ignore[arg-type]
+            assert "<" not in render(m.code, lang, **params)
 
 
 def test_quorum_config_error_renders_in_both_languages() -> None:

@@ -23,7 +23,8 @@ def test_values_parsed_with_quotes_comments_and_export() -> None:
     t, notices = parse_defaults(
         '# comment\nLKNFSTIMEOUT=60\nexport LKNFSSYSCALLTO="3"\nLKNASERROR=halt  # why\n'
         "SF_NAS_LOCAL_RECOVERY=yes\nSF_HALT_COMMAND='/sbin/halt -f -p'\n",
-        P, "s1",
+        P,
+        "s1",
     )
     assert notices == []
     assert (t.LKNFSTIMEOUT, t.LKNFSSYSCALLTO, t.LKNASERROR) == (60, 3, "halt")

@@ -72,6 +72,7 @@ class ClusterEngine(Engine):
         self._rejoined: dict[str, float] = {}
         self._placing: set[str] = set()
         self._last_holder: dict[str, str] = {}
+        self._quiet_until = 0.0
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -123,17 +124,24 @@ class ClusterEngine(Engine):
         for peer in news.joined:
             self._rejoined[peer] = now
             self._event("server_joined", peer, "")
+        if news.joined:
+            # A server that just came back (or whose peers did) may not have heard every
+            # live peer yet: it must not take a hierarchy another one still runs.
+            self._quiet_until = now + self.members.settle_time
         self._rejoined = {p: t for p, t in self._rejoined.items() if now - t < REJOIN_WINDOW}
         self._adopt_newer_config()
         self._quorum_transition(has_q, present, needed)
         if not self.members.settled():
             return
+        quiet = now < self._quiet_until
         view = self._view(has_q)
         for equiv in {r.equiv for r in self.config.resources.values()}:
             serving = holders(view, equiv)
             if serving:
                 self._last_holder[equiv] = serving[0].server
         for placement in place(view):
+            if quiet and placement.kind is PlacementKind.RESTORE:
+                continue
             self._placing.add(placement.equiv)
             self._spawn(self._execute(placement))
 
@@ -147,6 +155,10 @@ class ClusterEngine(Engine):
         return out
 
     def _quorum_transition(self, has_q: bool, present: int, needed: int) -> None:
+        if not self.members.settled():
+            # Peers are still being heard for the first time: not a loss of anything.
+            self._had_quorum = has_q
+            return
         if has_q == self._had_quorum:
             return
         self._had_quorum = has_q
@@ -317,8 +329,10 @@ class ClusterEngine(Engine):
 
     async def _ask(self, peer: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
+            timeout = self.tunables.SF_ACTION_TIMEOUT
+            # The peer's handler gets nearly the whole time; the channel keeps the rest.
             return await self.members.peers.call(
-                peer, method, params, timeout=self.tunables.SF_ACTION_TIMEOUT
+                peer, method, {**params, "_deadline": max(timeout - 2.0, 1.0)}, timeout=timeout
             )
         except PeerUnreachable:
             raise StandfastError("193010", server=peer, operation=method) from None
@@ -431,9 +445,11 @@ class ClusterEngine(Engine):
                 raise StandfastError("193019", tag=tag, server=server)
             target_copy = matches[0]
         if server == self.server:
-            states = self.states
+            states = dict(self.states)
         elif server in self.members.alive():
-            states = self.members.peer_states(server)
+            # Ask, not the heartbeat's view: that may be one interval old.
+            reply = await self._ask(server, "states", {})
+            states = {t: State(v) for t, v in reply["states"].items()}
         else:
             states = {}
         graph = self.config.graph(server)
@@ -483,6 +499,7 @@ class ClusterEngine(Engine):
             if not mine:
                 return {"released": []}
             hierarchy = self.graph().hierarchy(mine[0].tag)
+            self._last_holder[equiv] = sender  # it serves it from now on
             await self._release_quietly(hierarchy, f"released to {sender}")
             return {"released": sorted(hierarchy)}
         if method == "can_extend":
@@ -492,6 +509,8 @@ class ClusterEngine(Engine):
             return {"deleted": params["tags"]}
         if method == "status":
             return self.status()
+        if method == "states":
+            return {"states": {t: str(v) for t, v in self.states.items()}}
         raise StandfastError("190206", detail=f"unknown peer request {method}")
 
     async def _can_extend_here(self, resources: list[Resource]) -> dict[str, Any]:

@@ -19,7 +19,6 @@ from standfast.cluster.definition import ClusterDef
 from standfast.cluster.heartbeat import HeartbeatService
 from standfast.cluster.paths import PathEvent
 from standfast.cluster.peer import PeerClient, PeerServer
-from standfast.messages import Notice
 from standfast.model.states import State
 
 log = logging.getLogger("standfast.cluster")
@@ -77,15 +76,11 @@ class Membership:
         await self.peer_server.stop()
 
     def _on_change(self, event: PathEvent) -> None:
-        if event.new_state != event.old_state:
-            code = "191006" if event.new_state.value == "ALIVE" else "191005"
-            n = Notice.of(code, path=event.network, peer=event.peer)
-            log.log(logging.INFO if code == "191006" else logging.WARNING, n.text("en"))
+        # The heartbeat service logs path and server changes itself (191005-191007).
         if event.peer_failed:
             now = time.monotonic()
             self.news.failed[event.peer] = now
             self.failed_at[event.peer] = now
-            log.error(Notice.of("191007", peer=event.peer).text("en"))
         if event.peer_joined or event.restarted:
             self.news.joined[event.peer] = time.monotonic()
 

@@ -34,6 +34,7 @@ class ActionLog:
 
     logger: logging.Logger = log
     notices: list[Notice] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)
 
     def add(self, code: str, **params: object) -> Notice:
         n = Notice.of(code, **params)
@@ -46,6 +47,7 @@ class ActionLog:
 
     def line(self, text: str) -> None:
         """A plain progress line (the guide's create/extend transcript style)."""
+        self.transcript.append(text)
         self.logger.info(text)
 
 

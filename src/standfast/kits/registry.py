@@ -8,9 +8,7 @@ from standfast.kits.ip import IpKit
 from standfast.kits.nas import FilesysKit, NasDeviceKit
 from standfast.messages import StandfastError
 
-KITS: dict[str, Kit] = {
-    k.name: k for k in (AppKit(), NasDeviceKit(), FilesysKit(), IpKit())
-}
+KITS: dict[str, Kit] = {k.name: k for k in (AppKit(), NasDeviceKit(), FilesysKit(), IpKit())}
 
 
 def get_kit(name: str) -> Kit:

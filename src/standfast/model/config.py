@@ -51,11 +51,21 @@ class DeleteDependency:
 
 
 @dataclass(frozen=True)
+class Target:
+    """Where the operator last put a hierarchy: in service (on ``server``, preferred
+    while it is eligible) or out of service."""
+
+    in_service: bool = True
+    server: str = ""
+
+
+@dataclass(frozen=True)
 class SetTarget:
-    """Whether a hierarchy (by its root's equivalency) should be in service somewhere."""
+    """Set a hierarchy's target, by its root's equivalency."""
 
     equiv: str
     in_service: bool
+    server: str = ""
     op: Literal["set_target"] = "set_target"
 
 
@@ -70,7 +80,7 @@ def op_to_dict(op: Operation) -> dict[str, object]:
     if isinstance(op, DeleteResource):
         return {"op": op.op, "server": op.server, "tag": op.tag}
     if isinstance(op, SetTarget):
-        return {"op": op.op, "equiv": op.equiv, "in_service": op.in_service}
+        return {"op": op.op, "equiv": op.equiv, "in_service": op.in_service, "server": op.server}
     d = op.dependency
     return {"op": op.op, "server": d.server, "parent": d.parent, "child": d.child}
 
@@ -102,7 +112,7 @@ def op_from_dict(d: Mapping[str, object]) -> Operation:
     if kind == "delete_resource":
         return DeleteResource(str(d["server"]), str(d["tag"]))
     if kind == "set_target":
-        return SetTarget(str(d["equiv"]), bool(d["in_service"]))
+        return SetTarget(str(d["equiv"]), bool(d["in_service"]), str(d.get("server", "")))
     dep = Dependency(str(d["server"]), str(d["parent"]), str(d["child"]))
     if kind == "add_dependency":
         return AddDependency(dep)
@@ -116,8 +126,8 @@ class ClusterConfig:
     version: int = 0
     resources: Mapping[tuple[str, str], Resource] = field(default_factory=dict)
     dependencies: frozenset[Dependency] = frozenset()
-    # Hierarchy root equivalency -> wanted in service; absent means wanted.
-    targets: Mapping[str, bool] = field(default_factory=dict)
+    # Hierarchy root equivalency -> target; absent means in service, no preference.
+    targets: Mapping[str, Target] = field(default_factory=dict)
 
     @classmethod
     def of(
@@ -125,7 +135,7 @@ class ClusterConfig:
         version: int,
         resources: Iterable[Resource],
         dependencies: Iterable[Dependency],
-        targets: Mapping[str, bool] | None = None,
+        targets: Mapping[str, Target] | None = None,
     ) -> ClusterConfig:
         return cls(
             version,
@@ -134,8 +144,11 @@ class ClusterConfig:
             dict(targets or {}),
         )
 
+    def target(self, equiv: str) -> Target:
+        return self.targets.get(equiv, Target())
+
     def wanted(self, equiv: str) -> bool:
-        return self.targets.get(equiv, True)
+        return self.target(equiv).in_service
 
     def to_dict(self) -> dict[str, object]:
         """Canonical form, for replication and the digest that breaks version ties."""
@@ -146,7 +159,10 @@ class ClusterConfig:
                 {"server": d.server, "parent": d.parent, "child": d.child}
                 for d in sorted(self.dependencies)
             ],
-            "targets": dict(sorted(self.targets.items())),
+            "targets": {
+                e: {"in_service": t.in_service, "server": t.server}
+                for e, t in sorted(self.targets.items())
+            },
         }
 
     @classmethod
@@ -162,7 +178,10 @@ class ClusterConfig:
             int(str(data.get("version", 0))),
             [resource_from_dict(r) for r in resources],
             [Dependency(str(d["server"]), str(d["parent"]), str(d["child"])) for d in deps],
-            {str(k): bool(v) for k, v in targets.items()},
+            {
+                str(k): Target(bool(v["in_service"]), str(v.get("server", "")))
+                for k, v in targets.items()
+            },
         )
 
     def digest(self) -> str:
@@ -200,7 +219,7 @@ class ClusterConfig:
         targets = dict(self.targets)
         for op in ops:
             if isinstance(op, SetTarget):
-                targets[op.equiv] = op.in_service
+                targets[op.equiv] = Target(op.in_service, op.server)
             elif isinstance(op, AddResource):
                 _check_new_resource(res, op.resource)
                 res[(op.resource.server, op.resource.tag)] = op.resource

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from standfast.messages import StandfastError
-from standfast.model.config import ClusterConfig, Operation, op_from_dict, op_to_dict
+from standfast.model.config import ClusterConfig, Operation, Target, op_from_dict, op_to_dict
 from standfast.model.resources import Dependency, Resource
 from standfast.model.states import State, Switchback
 
@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS dependencies (
     PRIMARY KEY (server, parent, child));
 CREATE TABLE IF NOT EXISTS changes (
     version INTEGER PRIMARY KEY, ts REAL NOT NULL, origin TEXT NOT NULL, ops TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS targets (equiv TEXT PRIMARY KEY, in_service INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS targets (
+    equiv TEXT PRIMARY KEY, in_service INTEGER NOT NULL, server TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS states (
     server TEXT NOT NULL, tag TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,
     updated REAL NOT NULL, PRIMARY KEY (server, tag));
@@ -120,7 +121,10 @@ class Store:
             Dependency(s, p, c)
             for s, p, c in db.execute("SELECT server, parent, child FROM dependencies")
         ]
-        targets = {e: bool(v) for e, v in db.execute("SELECT equiv, in_service FROM targets")}
+        targets = {
+            e: Target(bool(v), srv)
+            for e, v, srv in db.execute("SELECT equiv, in_service, server FROM targets")
+        }
         return ClusterConfig.of(self.version(), resources, deps, targets)
 
     def apply(
@@ -174,8 +178,8 @@ class Store:
         if old.targets != new.targets:
             db.execute("DELETE FROM targets")
             db.executemany(
-                "INSERT INTO targets VALUES (?, ?)",
-                [(e, int(v)) for e, v in sorted(new.targets.items())],
+                "INSERT INTO targets VALUES (?, ?, ?)",
+                [(e, int(t.in_service), t.server) for e, t in sorted(new.targets.items())],
             )
 
     def replace_config(self, new: ClusterConfig, *, origin: str) -> ClusterConfig:

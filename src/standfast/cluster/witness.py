@@ -1,0 +1,675 @@
+"""Witnesses: the TCP tie-break witness (server and client) and the storage lease.
+
+TCP witness
+-----------
+``standfast witness`` runs :func:`serve_witness` on a third machine. A server that has
+lost some peers asks it "may partition P (the servers I see, me included) have the
+tie-break vote?". The witness grants the first partition that asks and keeps granting
+the same partition (the same set of names) while one of its members renews within
+``grant_ttl``; any other partition is refused until that grant expires. Grants are kept
+per cluster name.
+
+After a (re)start the witness refuses everybody for ``startup_hold`` seconds (default:
+``grant_ttl``): it has forgotten its grants, and a partition granted just before the
+restart still counts its grant until then.
+
+Wire: one request and one reply per TCP connection, each a 4-byte big-endian length and
+a :func:`standfast.cluster.auth.seal`-ed envelope (HMAC with the cluster key). Requests
+go to receiver ``"witness"`` and are checked for replay and clock skew; a request that
+fails authentication gets no reply. The reply is addressed to the asking server and
+echoes the request's random nonce, so a recorded reply cannot be replayed to it.
+
+The client counts a grant only until its own monotonic time at sending + ``grant_ttl``
+(:attr:`WitnessView.valid_until`): the witness extended the grant at or after that
+moment, so the witness cannot hand the vote to another partition while this server
+still counts it.
+
+Storage witness
+---------------
+:class:`StorageWitness` keeps a lease file on the shared export (protocol in
+:mod:`standfast.cluster.lease_io`). Every file operation runs in a child process that
+is SIGKILLed after ``io_timeout``: a hung NFS server yields
+``WitnessView(reachable=False)`` in bounded time and never blocks a daemon thread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import os
+import secrets
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from standfast.cluster import lease_io
+from standfast.cluster.auth import (
+    MAX_MESSAGE_SIZE,
+    AuthError,
+    Envelope,
+    JSONObject,
+    JSONValue,
+    ReplayGuard,
+    Sealer,
+    new_boot_id,
+    open_sealed,
+    seal,
+)
+from standfast.cluster.quorum import WitnessView, valid_server_name
+from standfast.messages.quorum_codes import (
+    LEASE_FILE_BAD,
+    LEASE_HELD_BY_OTHER,
+    LEASE_HUNG,
+    LEASE_LOST,
+    LEASE_RELEASED,
+    LEASE_TAKEN,
+    WITNESS_BIND_FAILED,
+    WITNESS_DROPPED_REQUEST,
+    WITNESS_GRANTED,
+    WITNESS_LISTENING,
+    WITNESS_REFUSED,
+)
+
+log = logging.getLogger("standfast.cluster.witness")
+
+WITNESS_NAME = "witness"
+REQUEST_TYPE = "witness_request"
+REPLY_TYPE = "witness_reply"
+DEFAULT_CLUSTER = "standfast"
+DEFAULT_PORT = 7788
+MAX_PARTITION = 64
+SERVER_IO_TIMEOUT = 5.0  # a client must send its request within this
+_LENGTH = 4
+
+__all__ = [
+    "DEFAULT_PORT",
+    "GrantDecision",
+    "GrantTable",
+    "StorageWitness",
+    "WitnessServer",
+    "WitnessView",
+    "ask_witness",
+    "main",
+    "serve_witness",
+]
+
+
+# --------------------------------------------------------------------------- grants
+
+
+@dataclass(frozen=True, slots=True)
+class GrantDecision:
+    granted: bool
+    holder: frozenset[str]
+    remaining: float  # seconds the holder's grant still runs (0 if none)
+    reason: str
+
+
+class GrantTable:
+    """Which partition holds the tie-break vote, per cluster (the witness's state)."""
+
+    def __init__(
+        self, ttl: float, *, startup_hold: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if not (math.isfinite(ttl) and ttl > 0):
+            raise ValueError("grant ttl must be a positive number of seconds")
+        if not (math.isfinite(startup_hold) and startup_hold >= 0):
+            raise ValueError("startup hold must be zero or more seconds")
+        self.ttl = ttl
+        self._clock = clock
+        self._hold_until = clock() + startup_hold
+        self._grants: dict[str, tuple[frozenset[str], float]] = {}
+
+    def request(self, cluster: str, partition: frozenset[str]) -> GrantDecision:
+        now = self._clock()
+        if now < self._hold_until:
+            left = self._hold_until - now
+            return GrantDecision(False, frozenset(), left, f"witness restarted, {left:.1f} s hold")
+        current = self._grants.get(cluster)
+        if current is not None and current[1] < now:
+            current = None
+        if current is None or current[0] == partition:
+            self._grants[cluster] = (partition, now + self.ttl)
+            return GrantDecision(True, partition, self.ttl, "granted")
+        holder, until = current
+        return GrantDecision(False, holder, until - now, "held by another partition")
+
+    def holder(self, cluster: str) -> frozenset[str] | None:
+        current = self._grants.get(cluster)
+        if current is None or current[1] < self._clock():
+            return None
+        return current[0]
+
+
+# --------------------------------------------------------------------------- framing
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> bytes:
+    header = await reader.readexactly(_LENGTH)
+    size = int.from_bytes(header, "big")
+    if not 0 < size <= MAX_MESSAGE_SIZE:
+        raise ValueError(f"frame of {size} bytes")
+    return await reader.readexactly(size)
+
+
+def _frame(data: bytes) -> bytes:
+    return len(data).to_bytes(_LENGTH, "big") + data
+
+
+def _names(value: object) -> tuple[str, ...] | None:
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_PARTITION:
+        return None
+    if not all(valid_server_name(v) for v in value):
+        return None
+    return tuple(sorted(set(value)))
+
+
+# --------------------------------------------------------------------------- server
+
+
+class WitnessServer:
+    """The TCP witness. :meth:`start` binds; :meth:`close` stops."""
+
+    def __init__(
+        self,
+        key: bytes,
+        *,
+        grant_ttl: float,
+        startup_hold: float | None = None,
+        io_timeout: float = SERVER_IO_TIMEOUT,
+    ) -> None:
+        self._key = key
+        self.grants = GrantTable(
+            grant_ttl, startup_hold=grant_ttl if startup_hold is None else startup_hold
+        )
+        self._guard = ReplayGuard()
+        self._io_timeout = io_timeout
+        self._boot_id = new_boot_id()
+        self._seq = 0
+        self._server: asyncio.Server | None = None
+        self.dropped = 0
+        self.answered = 0
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        self._server = await asyncio.start_server(self._handle, host, port)
+        sockname = self._server.sockets[0].getsockname()
+        return str(sockname[0]), int(sockname[1])
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(2.0):
+                    await self._server.wait_closed()
+            self._server = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        source = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "?"
+        try:
+            async with asyncio.timeout(self._io_timeout):
+                data = await _read_frame(reader)
+                reply = self._answer(data, source)
+                if reply is not None:
+                    writer.write(_frame(reply))
+                    await writer.drain()
+        except (TimeoutError, OSError, ValueError, asyncio.IncompleteReadError) as exc:
+            self.dropped += 1
+            log.debug("witness connection from %s: %r", source, exc)
+        finally:
+            writer.close()
+            with contextlib.suppress(TimeoutError, OSError):
+                async with asyncio.timeout(1.0):
+                    await writer.wait_closed()
+
+    def _answer(self, data: bytes, source: str) -> bytes | None:
+        try:
+            env = open_sealed(self._key, data, receiver=WITNESS_NAME)
+            if env.msg_type != REQUEST_TYPE:
+                raise AuthError(f"unexpected message type {env.msg_type!r}")
+            partition = _names(env.body.get("partition"))
+            nonce = env.body.get("nonce")
+            if partition is None or env.sender not in partition:
+                raise AuthError("the partition is not a list of server names with the sender")
+            if not isinstance(nonce, str) or not 0 < len(nonce) <= 64:
+                raise AuthError("no nonce")
+            self._guard.check(env, path=env.cluster)
+        except AuthError as exc:
+            self.dropped += 1
+            log.warning(
+                "%s: witness dropped a request from %s: %s", WITNESS_DROPPED_REQUEST, source, exc
+            )
+            return None
+        decision = self.grants.request(env.cluster, frozenset(partition))
+        names = ", ".join(partition)
+        if decision.granted:
+            log.debug("%s: granted the tie-break vote to %s", WITNESS_GRANTED, names)
+        else:
+            log.info(
+                "%s: refused the tie-break vote to %s: %s (%s)",
+                WITNESS_REFUSED,
+                names,
+                decision.reason,
+                ", ".join(sorted(decision.holder)),
+            )
+        self._seq += 1
+        body: JSONObject = {
+            "nonce": nonce,
+            "granted": decision.granted,
+            "holder": list[JSONValue](sorted(decision.holder)),
+            "ttl": self.grants.ttl,
+            "remaining": round(decision.remaining, 3),
+            "reason": decision.reason,
+        }
+        reply = Envelope(
+            cluster=env.cluster,
+            sender=WITNESS_NAME,
+            receiver=env.sender,
+            msg_type=REPLY_TYPE,
+            boot_id=self._boot_id,
+            seq=self._seq,
+            timestamp=time.time(),
+            body=body,
+        )
+        self.answered += 1
+        return seal(self._key, reply)
+
+
+async def serve_witness(
+    host: str,
+    port: int,
+    key: bytes,
+    *,
+    grant_ttl: float,
+    startup_hold: float | None = None,
+    ready: Callable[[str, int], None] | None = None,
+) -> None:
+    """Run the TCP witness until cancelled. ``ready(host, port)`` is called once bound."""
+    server = WitnessServer(key, grant_ttl=grant_ttl, startup_hold=startup_hold)
+    try:
+        address, bound = await server.start(host, port)
+    except OSError as exc:
+        log.error(
+            "%s: witness cannot listen on %s port %d: %s", WITNESS_BIND_FAILED, host, port, exc
+        )
+        raise
+    log.info("%s: witness listening on %s port %d", WITNESS_LISTENING, address, bound)
+    if ready is not None:
+        ready(address, bound)
+    try:
+        await asyncio.Event().wait()  # until cancelled
+    finally:
+        await server.close()
+
+
+# --------------------------------------------------------------------------- client
+
+_sealers: dict[tuple[bytes, str, str], Sealer] = {}
+
+
+def _sealer(key: bytes, cluster: str, server: str) -> Sealer:
+    """One boot id and rising sequence per (key, cluster, server) in this process."""
+    ident = (hashlib.sha256(key).digest(), cluster, server)
+    sealer = _sealers.get(ident)
+    if sealer is None:
+        sealer = _sealers[ident] = Sealer(key, cluster, server)
+    return sealer
+
+
+async def ask_witness(
+    host: str,
+    port: int,
+    key: bytes,
+    server: str,
+    partition: Iterable[str],
+    *,
+    timeout: float,
+    cluster: str = DEFAULT_CLUSTER,
+) -> WitnessView:
+    """Ask the TCP witness for the tie-break vote for ``partition`` (``server`` included).
+
+    Returns within ``timeout`` (connect, send and read all share it). An unreachable,
+    silent or unauthenticated witness gives ``reachable=False``.
+    """
+    names = tuple(sorted(set(partition) | {server}))
+    if _names(list(names)) is None:
+        raise ValueError(f"bad server names in partition {names!r}")
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ValueError("timeout must be a positive number of seconds")
+    started = time.monotonic()
+    nonce = secrets.token_hex(16)
+    request = _sealer(key, cluster, server).seal(
+        WITNESS_NAME, REQUEST_TYPE, {"partition": list(names), "nonce": nonce}
+    )
+    where = f"{host} port {port}"
+    writer: asyncio.StreamWriter | None = None
+    try:
+        async with asyncio.timeout(timeout):
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(_frame(request))
+            await writer.drain()
+            data = await _read_frame(reader)
+    except TimeoutError:
+        return WitnessView(False, False, f"witness {where} did not answer within {timeout:g} s")
+    except asyncio.IncompleteReadError:
+        return WitnessView(False, False, f"witness {where} closed the connection without a reply")
+    except (OSError, ValueError) as exc:
+        return WitnessView(False, False, f"witness {where}: {exc}")
+    finally:
+        if writer is not None:
+            writer.transport.abort()
+    try:
+        env = open_sealed(key, data, cluster=cluster, receiver=server)
+    except AuthError as exc:
+        return WitnessView(False, False, f"witness {where} reply refused: {exc}")
+    body = env.body
+    holder = _names(body.get("holder")) or ()
+    ttl = body.get("ttl")
+    if (
+        env.sender != WITNESS_NAME
+        or env.msg_type != REPLY_TYPE
+        or body.get("nonce") != nonce
+        or not isinstance(body.get("granted"), bool)
+        or isinstance(ttl, bool)
+        or not isinstance(ttl, int | float)
+        or not ttl > 0
+    ):
+        return WitnessView(False, False, f"witness {where} sent an unexpected reply")
+    if body["granted"]:
+        return WitnessView(True, True, "granted", holder, valid_until=started + float(ttl))
+    reason = body.get("reason")
+    detail = f"refused: {reason}" if isinstance(reason, str) else "refused"
+    return WitnessView(True, False, detail, holder)
+
+
+# --------------------------------------------------------------------------- storage
+
+#: Bound on the wait for a killed lease child to die before it is abandoned.
+KILL_WAIT = 0.5
+_LEASE_SCRIPT = str(Path(lease_io.__file__).resolve())
+_abandoned: list[subprocess.Popen[bytes]] = []
+
+
+def reap_abandoned() -> list[int]:
+    """Reap lease children that survived SIGKILL (D state) and died since; pids left."""
+    _abandoned[:] = [p for p in _abandoned if p.poll() is None]
+    return [p.pid for p in _abandoned]
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseAnswer:
+    """One lease-child run: ``answer`` is its JSON reply, None if it gave none."""
+
+    answer: dict[str, object] | None
+    timed_out: bool
+    detail: str
+    elapsed: float
+
+
+def run_lease_child(request: dict[str, object], io_timeout: float) -> LeaseAnswer:
+    """Run :mod:`lease_io` in a child; SIGKILL its group after ``io_timeout``."""
+    started = time.monotonic()
+    reap_abandoned()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable or "/usr/bin/python3", "-I", "-S", _LEASE_SCRIPT, json.dumps(request)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            cwd="/",
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as exc:
+        return LeaseAnswer(None, False, f"cannot start the lease child: {exc}", 0.0)
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    os.set_blocking(fd, False)
+    deadline = started + io_timeout
+    buf = bytearray()
+    eof = False
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        while not eof and len(buf) <= 2 * lease_io.MAX_LEASE_BYTES:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if not sel.select(remaining):
+                continue
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+            eof = not chunk
+            buf.extend(chunk)
+    proc.stdout.close()
+    timed_out = not eof
+    if timed_out:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    try:
+        proc.wait(timeout=KILL_WAIT)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        _abandoned.append(proc)
+    elapsed = time.monotonic() - started
+    if timed_out:
+        return LeaseAnswer(None, True, f"no answer within {io_timeout:g} s", elapsed)
+    for line in reversed(bytes(buf).decode("utf-8", "replace").splitlines()):
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict):
+            return LeaseAnswer(doc, False, "answered", elapsed)
+    tail = bytes(buf[-300:]).decode("utf-8", "replace").strip()
+    return LeaseAnswer(None, False, f"lease child failed: {tail or 'no output'}", elapsed)
+
+
+class StorageWitness:
+    """The lease file on the shared export that gives its holder the witness vote.
+
+    ``renew_or_acquire`` is called once per check interval by the server that wants the
+    vote; keep ``check_interval + 2 * io_timeout <= ttl``
+    (:func:`standfast.cluster.quorum.validate_timing`). ``max_skew`` is the largest
+    wall-clock difference between servers (see :mod:`standfast.cluster.lease_io`);
+    ``settle`` the wait between taking the lease and confirming it (default
+    ``io_timeout / 4``, at most 1 s).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        server: str,
+        ttl: float,
+        io_timeout: float,
+        *,
+        max_skew: float = 1.0,
+        settle: float | None = None,
+    ) -> None:
+        if not valid_server_name(server):
+            raise ValueError(f"server name {server!r} is not valid")
+        if not Path(path).is_absolute():
+            raise ValueError(f"lease path {path} is not absolute")
+        for name, value in (("ttl", ttl), ("io_timeout", io_timeout), ("max_skew", max_skew)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number of seconds")
+        if io_timeout <= 0 or ttl < 2 * io_timeout:
+            raise ValueError("io_timeout must be positive and ttl at least 2 x io_timeout")
+        self.path = Path(path)
+        self.server = server
+        self.ttl = ttl
+        self.io_timeout = io_timeout
+        self.max_skew = max_skew
+        self.settle = min(1.0, io_timeout / 4) if settle is None else settle
+        if not (0 <= self.settle < io_timeout / 2):
+            raise ValueError("settle must be zero or more and less than io_timeout / 2")
+        self._lock = threading.Lock()
+        self._held = False
+        self._reachable = True
+        self.generation = 0
+
+    def _request(self, op: str) -> dict[str, object]:
+        return {
+            "op": op,
+            "path": str(self.path),
+            "server": self.server,
+            "ttl": self.ttl,
+            "max_skew": self.max_skew,
+            "settle": self.settle,
+        }
+
+    def _run(self, op: str) -> tuple[WitnessView, dict[str, object] | None]:
+        started = time.monotonic()
+        if not self._lock.acquire(timeout=self.io_timeout + KILL_WAIT):
+            return WitnessView(False, False, "another lease operation is still running"), None
+        try:
+            result = run_lease_child(self._request(op), self.io_timeout)
+        finally:
+            self._lock.release()
+        answer = result.answer
+        if answer is None:
+            if result.timed_out:
+                log.warning(
+                    "%s: storage lease %s did not answer within %g seconds",
+                    LEASE_HUNG,
+                    self.path,
+                    self.io_timeout,
+                )
+            return WitnessView(False, False, f"lease {self.path}: {result.detail}"), None
+        if answer.get("ok") is not True:
+            reason = f"{answer.get('error')} (errno {answer.get('errno')})"
+            log.warning(
+                "%s: storage lease file %s cannot be used: %s", LEASE_FILE_BAD, self.path, reason
+            )
+            return WitnessView(False, False, f"lease {self.path}: {reason}"), answer
+        owner = answer.get("owner")
+        holder = (owner,) if isinstance(owner, str) else ()
+        generation = answer.get("generation")
+        if isinstance(generation, int):
+            self.generation = generation
+        granted = answer.get("granted") is True
+        detail = str(answer.get("detail", ""))
+        if answer.get("event") == "bad":
+            log.error(
+                "%s: storage lease file %s cannot be used: %s", LEASE_FILE_BAD, self.path, detail
+            )
+        valid_until = started + self.ttl if granted else None
+        return WitnessView(True, granted, detail, holder, valid_until), answer
+
+    def renew_or_acquire(self) -> WitnessView:
+        """Renew our lease, or take it if free or expired; never blocks past io_timeout.
+
+        Returns within ``io_timeout`` plus a small bound for killing the child
+        (``KILL_WAIT``). ``granted`` means this server holds the lease until
+        ``valid_until``.
+        """
+        view, _answer = self._run("acquire")
+        if view.granted and not self._held:
+            log.info(
+                "%s: server %s took the storage lease %s (generation %d)",
+                LEASE_TAKEN,
+                self.server,
+                self.path,
+                self.generation,
+            )
+        elif self._held and not view.granted:
+            if view.reachable:
+                log.error(
+                    "%s: server %s lost the storage lease %s to %s",
+                    LEASE_LOST,
+                    self.server,
+                    self.path,
+                    ", ".join(view.holder) or "nobody",
+                )
+        elif not view.granted and view.reachable and view.holder and not self._held:
+            log.debug(
+                "%s: storage lease %s is held by %s", LEASE_HELD_BY_OTHER, self.path, view.holder[0]
+            )
+        self._held = view.granted
+        return view
+
+    def release(self) -> WitnessView:
+        """Give the lease up now (clean shutdown), so another server need not wait."""
+        view, answer = self._run("release")
+        if answer is not None and answer.get("event") == "released":
+            log.info(
+                "%s: server %s released the storage lease %s",
+                LEASE_RELEASED,
+                self.server,
+                self.path,
+            )
+            self._held = False
+        return view
+
+    def read(self) -> WitnessView:
+        """Who holds the lease (for status displays); ``granted`` is always False."""
+        view, _answer = self._run("read")
+        return view
+
+    async def renew_or_acquire_async(self) -> WitnessView:
+        return await asyncio.to_thread(self.renew_or_acquire)
+
+
+# --------------------------------------------------------------------------- command
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m standfast.cluster.witness``: run the TCP witness in the foreground."""
+    from standfast.cluster.auth import KeyFileError, load_key
+
+    parser = argparse.ArgumentParser(prog="standfast witness", description=__doc__.split("\n")[0])
+    parser.add_argument("--listen", default="0.0.0.0", help="address to listen on")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--key-file", required=True, help="the cluster key file")
+    parser.add_argument("--grant-ttl", type=float, default=10.0)
+    parser.add_argument("--startup-hold", type=float, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        key = load_key(args.key_file)
+    except KeyFileError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+
+    def ready(host: str, port: int) -> None:
+        print(f"listening {host} {port}", flush=True)
+
+    async def run() -> None:
+        task = asyncio.ensure_future(
+            serve_witness(
+                args.listen,
+                args.port,
+                key,
+                grant_ttl=args.grant_ttl,
+                startup_hold=args.startup_hold,
+                ready=ready,
+            )
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(run())
+    except OSError:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
