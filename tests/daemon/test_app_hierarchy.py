@@ -18,8 +18,10 @@ def app_props(d: Path, name: str, check: bool = True) -> list[str]:
     """An application that is 'up' while its marker file exists."""
     marker = d / f"{name}.up"
     props = [
-        "--prop", f"restore=/usr/bin/touch {marker}",
-        "--prop", f"remove=/bin/rm -f {marker}",
+        "--prop",
+        f"restore=/usr/bin/touch {marker}",
+        "--prop",
+        f"remove=/bin/rm -f {marker}",
     ]
     if check:
         props += ["--prop", f"quick_check=/usr/bin/test -e {marker}"]
@@ -27,7 +29,9 @@ def app_props(d: Path, name: str, check: bool = True) -> list[str]:
 
 
 def test_create_status_and_service_cycle(daemon: Daemon, tmp_path: Path) -> None:
-    r = daemon.cli("resource", "create", "--kit", "app", "--tag", "web", *app_props(tmp_path, "web"))
+    r = daemon.cli(
+        "resource", "create", "--kit", "app", "--tag", "web", *app_props(tmp_path, "web")
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "web.up").exists()  # created hierarchies come into service
     r = daemon.cli("resource", "create", "--kit", "app", "--tag", "db", *app_props(tmp_path, "db"))
@@ -61,22 +65,55 @@ def test_create_status_and_service_cycle(daemon: Daemon, tmp_path: Path) -> None
 
 
 def test_refusals_are_numbered_and_change_nothing(daemon: Daemon, tmp_path: Path) -> None:
-    assert daemon.cli("resource", "create", "--kit", "app", "--tag", "a",
-                      *app_props(tmp_path, "a")).returncode == 0
+    assert (
+        daemon.cli(
+            "resource", "create", "--kit", "app", "--tag", "a", *app_props(tmp_path, "a")
+        ).returncode
+        == 0
+    )
     before = daemon.cli_json("status")
 
     cases = [
         (["resource", "create", "--kit", "app", "--tag", "a", *app_props(tmp_path, "x")], "000014"),
-        (["resource", "create", "--kit", "app", "--tag", ".bad", *app_props(tmp_path, "x")],
-         "190002"),
+        (
+            ["resource", "create", "--kit", "app", "--tag", ".bad", *app_props(tmp_path, "x")],
+            "190002",
+        ),
         (["resource", "create", "--kit", "nope", "--tag", "b"], "190010"),
-        (["resource", "create", "--kit", "app", "--tag", "b", "--prop",
-          "restore=/no/such/cmd", "--prop", "remove=/bin/true"], "190603"),
-        (["resource", "create", "--kit", "app", "--tag", "b", "--prop", "restore=/bin/true"],
-         "190013"),
+        (
+            [
+                "resource",
+                "create",
+                "--kit",
+                "app",
+                "--tag",
+                "b",
+                "--prop",
+                "restore=/no/such/cmd",
+                "--prop",
+                "remove=/bin/true",
+            ],
+            "190603",
+        ),
+        (
+            ["resource", "create", "--kit", "app", "--tag", "b", "--prop", "restore=/bin/true"],
+            "190013",
+        ),
         (["resource", "create", "--kit", "app", "--tag", "b", "--prop", "colour=red"], "190012"),
-        (["resource", "create", "--kit", "app", "--tag", "b", "--switchback", "never",
-          *app_props(tmp_path, "b")], "190014"),
+        (
+            [
+                "resource",
+                "create",
+                "--kit",
+                "app",
+                "--tag",
+                "b",
+                "--switchback",
+                "never",
+                *app_props(tmp_path, "b"),
+            ],
+            "190014",
+        ),
         (["resource", "show", "missing"], "000019"),
         (["resource", "in-service", "missing"], "000019"),
         (["resource", "delete", "a"], "190016"),  # in service
@@ -95,16 +132,30 @@ def test_refusals_are_numbered_and_change_nothing(daemon: Daemon, tmp_path: Path
 
 
 def test_failed_restore_rolls_back_and_create_backs_out(daemon: Daemon, tmp_path: Path) -> None:
-    r = daemon.cli("resource", "create", "--kit", "app", "--tag", "bad",
-                   "--prop", "restore=/bin/false", "--prop", "remove=/bin/true")
+    r = daemon.cli(
+        "resource",
+        "create",
+        "--kit",
+        "app",
+        "--tag",
+        "bad",
+        "--prop",
+        "restore=/bin/false",
+        "--prop",
+        "remove=/bin/true",
+    )
     assert r.returncode != 0
     assert "000024:" in r.stderr
     assert daemon.cli_json("status")["hierarchies"] == []
 
 
 def test_check_failure_without_backup_goes_osf(daemon: Daemon, tmp_path: Path) -> None:
-    assert daemon.cli("resource", "create", "--kit", "app", "--tag", "svc",
-                      *app_props(tmp_path, "svc")).returncode == 0
+    assert (
+        daemon.cli(
+            "resource", "create", "--kit", "app", "--tag", "svc", *app_props(tmp_path, "svc")
+        ).returncode
+        == 0
+    )
     os.unlink(tmp_path / "svc.up")  # the application dies behind the cluster's back
     elapsed = daemon.wait_state("svc", "OSF", timeout=10)
     assert elapsed < 5  # quick check every 0.5 s
@@ -117,9 +168,20 @@ def test_check_failure_without_backup_goes_osf(daemon: Daemon, tmp_path: Path) -
 
 def test_local_recovery_runs_before_failing(daemon: Daemon, tmp_path: Path) -> None:
     marker = tmp_path / "rec.up"
-    assert daemon.cli("resource", "create", "--kit", "app", "--tag", "rec",
-                      *app_props(tmp_path, "rec"),
-                      "--prop", f"recover=/usr/bin/touch {marker}").returncode == 0
+    assert (
+        daemon.cli(
+            "resource",
+            "create",
+            "--kit",
+            "app",
+            "--tag",
+            "rec",
+            *app_props(tmp_path, "rec"),
+            "--prop",
+            f"recover=/usr/bin/touch {marker}",
+        ).returncode
+        == 0
+    )
     os.unlink(marker)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not marker.exists():
@@ -131,8 +193,12 @@ def test_local_recovery_runs_before_failing(daemon: Daemon, tmp_path: Path) -> N
 
 
 def test_state_survives_daemon_restart(daemon: Daemon, tmp_path: Path) -> None:
-    assert daemon.cli("resource", "create", "--kit", "app", "--tag", "keep",
-                      *app_props(tmp_path, "keep")).returncode == 0
+    assert (
+        daemon.cli(
+            "resource", "create", "--kit", "app", "--tag", "keep", *app_props(tmp_path, "keep")
+        ).returncode
+        == 0
+    )
     daemon.stop()
     os.unlink(tmp_path / "keep.up")
     daemon.start()
@@ -141,8 +207,12 @@ def test_state_survives_daemon_restart(daemon: Daemon, tmp_path: Path) -> None:
 
 
 def test_delete_hierarchy(daemon: Daemon, tmp_path: Path) -> None:
-    assert daemon.cli("resource", "create", "--kit", "app", "--tag", "gone",
-                      *app_props(tmp_path, "gone")).returncode == 0
+    assert (
+        daemon.cli(
+            "resource", "create", "--kit", "app", "--tag", "gone", *app_props(tmp_path, "gone")
+        ).returncode
+        == 0
+    )
     assert daemon.cli("resource", "out-of-service", "gone").returncode == 0
     r = daemon.cli("resource", "delete", "gone", "--json")
     assert r.returncode == 0, r.stderr

@@ -34,8 +34,16 @@ def test_hung_nas_detected_within_deadline_daemon_responsive(
     nas_daemon: Daemon, nas: NasServer, open_export: str
 ) -> None:
     d = nas_daemon
-    r = d.cli("resource", "create", "--kit", "nas", "--id", f"127.0.0.1:{open_export}",
-              "--tag", "nas-open")
+    r = d.cli(
+        "resource",
+        "create",
+        "--kit",
+        "nas",
+        "--id",
+        f"127.0.0.1:{open_export}",
+        "--tag",
+        "nas-open",
+    )
     assert r.returncode == 0, r.stderr
     assert d.states() == {"nas-open": "ISP"}
 
@@ -72,8 +80,19 @@ def test_lknaserror_halt_runs_the_halt_command(
         defaults=DEFAULTS + f"LKNASERROR=halt\nSF_HALT_COMMAND='/usr/bin/touch {marker}'\n",
     ).start()
     try:
-        assert d.cli("resource", "create", "--kit", "nas", "--id", f"127.0.0.1:{open_export}",
-                     "--tag", "nas-h").returncode == 0
+        assert (
+            d.cli(
+                "resource",
+                "create",
+                "--kit",
+                "nas",
+                "--id",
+                f"127.0.0.1:{open_export}",
+                "--tag",
+                "nas-h",
+            ).returncode
+            == 0
+        )
         nas.pause()
         t0 = time.monotonic()
         while time.monotonic() - t0 < 10 and not marker.exists():
@@ -87,8 +106,16 @@ def test_lknaserror_halt_runs_the_halt_command(
 
 
 def test_export_not_allowed_refuses_creation(nas_daemon: Daemon, restricted_export: str) -> None:
-    r = nas_daemon.cli("resource", "create", "--kit", "nas", "--id",
-                       f"127.0.0.1:{restricted_export}", "--tag", "nas-r")
+    r = nas_daemon.cli(
+        "resource",
+        "create",
+        "--kit",
+        "nas",
+        "--id",
+        f"127.0.0.1:{restricted_export}",
+        "--tag",
+        "nas-r",
+    )
     assert r.returncode != 0
     assert "107012" in r.stderr and r.stderr.strip().splitlines()[-1].startswith("000024:")
     assert nas_daemon.states() == {}

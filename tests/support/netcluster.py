@@ -58,7 +58,10 @@ class NetCluster:
     tag: str = "t"
     defaults: str = ""
     quorum: str = "majority"
+    # Merged into the cluster definition before it is copied to every server.
+    definition_extra: dict[str, Any] = field(default_factory=dict)
     servers: dict[str, Server] = field(default_factory=dict)
+    witness_proc: subprocess.Popen[bytes] | None = None
     bridges: list[str] = field(default_factory=list)
     ledger: Path = field(init=False)
 
@@ -109,7 +112,18 @@ class NetCluster:
 
     def _write_definitions(self) -> None:
         first = self.servers["server1"]
-        args = ["cluster", "init", "lab", "--server", "server1", "--quorum", self.quorum]
+        witness_mode = self.quorum in ("tcp_witness", "storage_witness")
+        if witness_mode:
+            self.definition_extra.setdefault("quorum", self.quorum)
+        args = [
+            "cluster",
+            "init",
+            "lab",
+            "--server",
+            "server1",
+            "--quorum",
+            "none" if witness_mode else self.quorum,
+        ]
         for net, addr in first.addresses.items():
             args += ["--address", f"{net}={addr}"]
         self.cli(first, *args)
@@ -119,6 +133,11 @@ class NetCluster:
                 add += ["--address", f"{net}={addr}"]
             self.cli(first, *add)
         data_dir = first.home / "lib"
+        if self.definition_extra:
+            path = data_dir / "cluster.json"
+            data = json.loads(path.read_text())
+            data.update(self.definition_extra)
+            path.write_text(json.dumps(data))
         for srv in list(self.servers.values())[1:]:
             self.cli(
                 srv,
@@ -129,6 +148,55 @@ class NetCluster:
                 str(data_dir / "cluster.key"),
             )
 
+    @property
+    def key_file(self) -> Path:
+        return self.servers["server1"].home / "lib" / "cluster.key"
+
+    def host_address(self, net_no: int = 1) -> str:
+        """An address for this host on a test bridge (for a witness outside the servers)."""
+        addr = f"10.249.{net_no}.1"
+        br = f"{self.prefix}br{net_no}"
+        if addr not in ip("-o", "addr", "show", "dev", br).stdout:
+            ip("addr", "add", f"{addr}/24", "dev", br)
+        return addr
+
+    def start_witness(self, port: int = 7802, grant_ttl: float = 3.0) -> None:
+        addr = self.host_address(1)
+        self.witness_proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "standfast",
+                "witness",
+                "--listen",
+                addr,
+                "--port",
+                str(port),
+                "--key-file",
+                str(self.key_file),
+                "--grant-ttl",
+                str(grant_ttl),
+            ],
+            stdout=open(self.workdir / "witness.out", "ab"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if "listening" in (self.workdir / "witness.out").read_text():
+                return
+            time.sleep(0.05)
+        raise TimeoutError("witness did not start")
+
+    def stop_witness(self) -> None:
+        if self.witness_proc is not None and self.witness_proc.poll() is None:
+            self.witness_proc.send_signal(signal.SIGCONT)
+            self.witness_proc.terminate()
+            try:
+                self.witness_proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.witness_proc.kill()
+                self.witness_proc.wait(5)
+
     def cut(self, server: str, net: str) -> None:
         ip("link", "set", self.servers[server].host_links[net], "down")
 
@@ -136,6 +204,7 @@ class NetCluster:
         ip("link", "set", self.servers[server].host_links[net], "up")
 
     def down(self) -> None:
+        self.stop_witness()
         for srv in self.servers.values():
             self.stop(srv.name)
         for srv in self.servers.values():
@@ -189,6 +258,11 @@ class NetCluster:
         if srv.proc is not None and srv.proc.poll() is None:
             srv.proc.send_signal(signal.SIGKILL)
             srv.proc.wait(10)
+
+    def pid(self, server: str) -> int:
+        proc = self.servers[server].proc
+        assert proc is not None
+        return proc.pid
 
     def hang(self, server: str) -> None:
         proc = self.servers[server].proc

@@ -21,6 +21,7 @@ from standfast.messages import (
     lookup,
     render,
 )
+from standfast.messages.api_codes import API_FIELDS
 from standfast.messages.guide import GUIDE_MESSAGES
 from standfast.messages.listing import catalogue_rows
 from standfast.messages.own import OWN_MESSAGES
@@ -209,6 +210,7 @@ EXPECTED_FIELDS: dict[str, set[str]] = {
 }
 
 EXPECTED_FIELDS.update({c: set(f) for c, f in QUORUM_FIELDS.items()})
+EXPECTED_FIELDS.update({c: set(f) for c, f in API_FIELDS.items()})
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # Every catalogue file, so a new one cannot slip in without its checks.

@@ -51,6 +51,11 @@ class ExtendBody(BaseModel):
     switchback: str | None = None
 
 
+class AnswerBody(BaseModel):
+    tag: str
+    answer: str
+
+
 class UnextendBody(BaseModel):
     tag: str
     server: str
@@ -237,5 +242,11 @@ def create_app(engine: Engine) -> FastAPI:
     async def unextend(request: Request, body: UnextendBody) -> dict[str, Any]:
         ce = cluster_engine("unextend")
         return await act(request, "unextend", lambda: ce.unextend(body.tag, server=body.server))
+
+    @app.post("/v1/failover/answer")
+    async def failover_answer(request: Request, body: AnswerBody) -> dict[str, Any]:
+        ce = cluster_engine("answer")
+        _require_admin(request, "failover answer")
+        return {"result": ce.answer_failover(body.tag, body.answer), "notices": []}
 
     return app

@@ -466,6 +466,54 @@ def messages(settings: Settings, as_json: bool, lang: Lang | None) -> None:
     )
 
 
+@cli.command("failover-answer")
+@click.argument("tag")
+@click.argument("answer", type=click.Choice(["proceed", "block"]))
+@click.pass_obj
+@reports_errors
+def failover_answer(settings: Settings, tag: str, answer: str) -> None:
+    """Answer a pending failover confirmation for TAG (see `standfast status`)."""
+    _show_outcome(
+        settings.client().post("/v1/failover/answer", {"tag": tag, "answer": answer}), False
+    )
+
+
+@cli.command()
+@click.option("--listen", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=7802, show_default=True)
+@click.option(
+    "--key-file",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="The cluster key file (the same as the servers').",
+)
+@click.option(
+    "--grant-ttl",
+    type=float,
+    default=3.0,
+    show_default=True,
+    help="Seconds a grant lasts without renewal.",
+)
+def witness(listen: str, port: int, key_file: Path, grant_ttl: float) -> None:
+    """Run a TCP quorum witness (on a host that is not a cluster server)."""
+    from standfast.cluster.witness import main as witness_main
+
+    sys.exit(
+        witness_main(
+            [
+                "--listen",
+                listen,
+                "--port",
+                str(port),
+                "--key-file",
+                str(key_file),
+                "--grant-ttl",
+                str(grant_ttl),
+            ]
+        )
+    )
+
+
 @cli.group()
 def cluster() -> None:
     """The cluster definition this server shares with the others (restart the daemon

@@ -16,14 +16,20 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from standfast.cluster.paths import CommPath
 from standfast.cluster.tunables import HeartbeatTunables
 from standfast.messages import StandfastError
 from standfast.model.tags import validate_tag
 
-QuorumModeName = Literal["majority", "none"]
+if TYPE_CHECKING:
+    from standfast.cluster.fencing import FenceConfig
+
+if TYPE_CHECKING:
+    from standfast.cluster.fencing import FenceConfig
+
+QuorumModeName = Literal["majority", "none", "tcp_witness", "storage_witness"]
 LossAction = Literal["out_of_service", "halt"]
 
 
@@ -50,6 +56,13 @@ class ClusterDef:
     heartbeat: HeartbeatTunables = field(default_factory=HeartbeatTunables)
     quorum: QuorumModeName = "majority"
     quorum_loss_action: LossAction = "out_of_service"
+    # tcp_witness: {"host", "port", "grant_ttl"}; storage_witness: {"lease_path", "ttl",
+    # "io_timeout"}.
+    witness: Mapping[str, Any] = field(default_factory=dict)
+    # {"command": [argv with {server}], "timeout", "attempts", "confirm_command"}
+    fencing: Mapping[str, Any] = field(default_factory=dict)
+    # {"timeout": seconds, "default": "proceed" | "block"}: ask before a failover.
+    confirm_failover: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def networks(self) -> list[str]:
@@ -106,6 +119,9 @@ class ClusterDef:
             },
             "quorum": self.quorum,
             "quorum_loss_action": self.quorum_loss_action,
+            "witness": dict(self.witness),
+            "fencing": dict(self.fencing),
+            "confirm_failover": dict(self.confirm_failover),
             "servers": {n: s.to_dict() for n, s in sorted(self.servers.items())},
         }
 
@@ -134,7 +150,7 @@ def definition_from_dict(data: Mapping[str, Any]) -> ClusterDef:
         hb = HeartbeatTunables.from_mapping(dict(data.get("heartbeat", {})))
         quorum = str(data.get("quorum", "majority"))
         loss = str(data.get("quorum_loss_action", "out_of_service"))
-        if quorum not in ("majority", "none"):
+        if quorum not in ("majority", "none", "tcp_witness", "storage_witness"):
             raise StandfastError("193005", value=quorum)
         if loss not in ("out_of_service", "halt"):
             raise StandfastError("193006", value=loss)
@@ -146,11 +162,46 @@ def definition_from_dict(data: Mapping[str, Any]) -> ClusterDef:
             heartbeat=hb,
             quorum=quorum,  # type: ignore[arg-type]
             quorum_loss_action=loss,  # type: ignore[arg-type]
+            witness=dict(data.get("witness") or {}),
+            fencing=dict(data.get("fencing") or {}),
+            confirm_failover=dict(data.get("confirm_failover") or {}),
         )
+        _check_options(definition)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise StandfastError("193001", reason=exc) from None
     _check_addresses_unique(definition)
     return definition
+
+
+def _check_options(d: ClusterDef) -> None:
+    """Witness, fencing and confirmation settings, checked by the modules that use them."""
+    if d.quorum == "tcp_witness":
+        _ip(d.witness.get("host"), "witness", "witness")
+        int(d.witness["port"])
+    if d.quorum == "storage_witness" and not str(d.witness.get("lease_path", "")).startswith("/"):
+        raise StandfastError("193001", reason="storage witness needs an absolute lease_path")
+    if d.fencing:
+        fence_config(d)  # raises FenceConfigError, a numbered refusal (192062)
+    if d.confirm_failover:
+        if str(d.confirm_failover.get("default", "proceed")) not in ("proceed", "block"):
+            raise StandfastError("193001", reason="confirm_failover default: proceed or block")
+        float(d.confirm_failover.get("timeout", 30))
+
+
+def fence_config(d: ClusterDef) -> FenceConfig | None:
+    from standfast.cluster.fencing import FenceConfig
+
+    if not d.fencing:
+        return None
+    f = d.fencing
+    confirm = f.get("confirm_command")
+    return FenceConfig(
+        command=tuple(str(a) for a in f["command"]),
+        timeout=float(f.get("timeout", 60)),
+        attempts=int(f.get("attempts", 3)),
+        retry_delay=float(f.get("retry_delay", 1.0)),
+        confirm_command=tuple(str(a) for a in confirm) if confirm else None,
+    )
 
 
 def _check_addresses_unique(d: ClusterDef) -> None:

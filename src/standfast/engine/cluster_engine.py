@@ -15,7 +15,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from standfast.cluster.definition import ClusterDef
+from standfast.cluster.definition import ClusterDef, fence_config
+from standfast.cluster.fencing import fence_async
 from standfast.cluster.peer import PeerError, PeerUnreachable
 from standfast.config.paths import Paths
 from standfast.config.tunables import Tunables
@@ -73,6 +74,9 @@ class ClusterEngine(Engine):
         self._placing: set[str] = set()
         self._last_holder: dict[str, str] = {}
         self._quiet_until = 0.0
+        self._confirmations: dict[str, dict[str, object]] = {}
+        self._fenced: set[str] = set()
+        self._fence_retry_at: dict[str, float] = {}
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -122,6 +126,7 @@ class ClusterEngine(Engine):
         for peer in news.failed:
             self._event("server_failed", peer, "every comm path is dead")
         for peer in news.joined:
+            self._fenced.discard(peer)  # it is back: a later failure needs a new fence
             self._rejoined[peer] = now
             self._event("server_joined", peer, "")
         if news.joined:
@@ -256,9 +261,83 @@ class ClusterEngine(Engine):
         finally:
             self._placing.discard(p.equiv)
 
+    def _may_take_over(self, equiv: str, tag: str, previous: str) -> bool:
+        """Failover confirmation, when configured: wait for the operator's answer until
+        the timeout, then apply the default."""
+        conf = self.definition.confirm_failover
+        if not conf:
+            return True
+        now = time.monotonic()
+        pending = self._confirmations.get(equiv)
+        if pending is None:
+            deadline = now + float(conf.get("timeout", 30))
+            self._confirmations[equiv] = {
+                "deadline": deadline,
+                "answer": "",
+                "tag": tag,
+                "from": previous,
+            }
+            self._event(
+                "confirm_pending",
+                tag,
+                f"failover from {previous} awaits an answer",
+                {"timeout": float(conf.get("timeout", 30))},
+            )
+            return False
+        answer = str(pending["answer"]) or (
+            str(conf.get("default", "proceed")) if now >= float(str(pending["deadline"])) else ""
+        )
+        if not answer:
+            return False
+        if answer == "block":
+            return False
+        del self._confirmations[equiv]
+        return True
+
+    async def _fence(self, previous: str) -> bool:
+        """STONITH before taking over a failed server's hierarchies, when configured."""
+        config = fence_config(self.definition)
+        if config is None or previous in self._fenced:
+            return True
+        now = time.monotonic()
+        if now < self._fence_retry_at.get(previous, 0.0):
+            return False
+        self._event("fence", previous, "fencing")
+        result = await fence_async(previous, config)
+        if result.ok:
+            self._fenced.add(previous)
+            self._event(
+                "fenced", previous, result.detail or "fenced", {"seconds": round(result.elapsed, 3)}
+            )
+            return True
+        self._fence_retry_at[previous] = now + 10.0
+        log.error("%s: fencing of %s failed: %s", result.code or "192043", previous, result.detail)
+        self._event("fence_failed", previous, result.detail or result.code)
+        return False
+
+    def _likely_holder(self, equiv: str) -> str:
+        """No holder was seen (it failed right after a change): assume the best-priority
+        copy on a server declared failed since, so fencing and confirmation still apply."""
+        for copy in self.config.equivalents(equiv):
+            if (
+                copy.server != self.server
+                and copy.server in self.members.failed_at
+                and (copy.server not in self.members.alive())
+            ):
+                return copy.server
+        return ""
+
     async def _failover_restore(self, p: Placement, root: Resource, hierarchy: set[str]) -> None:
-        previous = self._last_holder.get(p.equiv, "")
+        previous = self._last_holder.get(p.equiv, "") or self._likely_holder(p.equiv)
         detected = self.members.failed_at.get(previous) if previous else None
+        failed_peer = (
+            bool(previous) and previous != self.server and (previous not in self.members.alive())
+        )
+        if failed_peer:
+            if not self._may_take_over(p.equiv, p.tag, previous):
+                return
+            if not await self._fence(previous):
+                return
         decided = time.monotonic()
         if previous and previous != self.server and detected is not None:
             log.warning(
@@ -481,6 +560,29 @@ class ClusterEngine(Engine):
                 tag=t,
             )
 
+    def answer_failover(self, tag: str, answer: str) -> dict[str, object]:
+        """The operator's answer to a pending failover confirmation."""
+        if answer not in ("proceed", "block"):
+            raise StandfastError("190206", detail="answer must be proceed or block")
+        for pending in self._confirmations.values():
+            if pending["tag"] == tag:
+                pending["answer"] = answer
+                self._event("confirm_answer", tag, answer)
+                return {"tag": tag, "answer": answer}
+        raise StandfastError("000019")
+
+    def pending_confirmations(self) -> list[dict[str, object]]:
+        now = time.monotonic()
+        return [
+            {
+                "tag": p["tag"],
+                "from": p["from"],
+                "answer": p["answer"],
+                "seconds_left": max(0.0, round(float(str(p["deadline"])) - now, 1)),
+            }
+            for p in self._confirmations.values()
+        ]
+
     # -- requests from peers ---------------------------------------------------------
 
     async def handle_peer(self, sender: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -584,6 +686,7 @@ class ClusterEngine(Engine):
                 "mode": self.definition.quorum,
             },
             "hierarchies": equivalencies,
+            "pending_confirmations": self.pending_confirmations(),
         }
         return out
 

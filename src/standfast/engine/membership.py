@@ -13,12 +13,21 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from standfast.cluster.definition import ClusterDef
 from standfast.cluster.heartbeat import HeartbeatService
 from standfast.cluster.paths import PathEvent
 from standfast.cluster.peer import PeerClient, PeerServer
+from standfast.cluster.quorum import (
+    QuorumConfig,
+    QuorumInput,
+    QuorumMode,
+    WitnessView,
+    decide_quorum,
+)
+from standfast.cluster.witness import StorageWitness, ask_witness
 from standfast.model.states import State
 
 log = logging.getLogger("standfast.cluster")
@@ -55,6 +64,9 @@ class Membership:
         self.started_at = time.monotonic()
         self.news = PeerNews()
         self.failed_at: dict[str, float] = {}  # peer -> when it was declared failed
+        self._key = key
+        self.witness_view = WitnessView(reachable=False, granted=False, detail="not asked yet")
+        self._witness_task: asyncio.Task[None] | None = None
 
     @property
     def settle_time(self) -> float:
@@ -70,8 +82,12 @@ class Membership:
         await self.peer_server.start()
         await self.heartbeat.start()
         self.started_at = time.monotonic()
+        if self.definition.quorum in ("tcp_witness", "storage_witness"):
+            self._witness_task = asyncio.create_task(self._witness_loop())
 
     async def stop(self) -> None:
+        if self._witness_task is not None:
+            self._witness_task.cancel()
         await self.heartbeat.stop()
         await self.peer_server.stop()
 
@@ -111,14 +127,59 @@ class Membership:
 
     def quorum(self) -> tuple[bool, int, int]:
         """(has quorum, votes present, votes needed). Majority is the default from
-        three servers; with two, a partition cannot be told from a crash by votes."""
-        total = len(self.definition.servers)
-        mode = self.definition.quorum
-        if mode == "none" or total < 3:
+        three servers; with two, votes alone cannot tell a partition from a crash, so
+        two servers need a witness (or run without quorum)."""
+        d = self.definition
+        total = len(d.servers)
+        if d.quorum == "none" or (d.quorum == "majority" and total < 3):
             return True, len(self.alive()), 0
-        needed = total // 2 + 1
-        present = 1 + len(self.fresh_peers())
-        return present >= needed, present, needed
+        config = QuorumConfig(
+            mode=QuorumMode(d.quorum),
+            servers=tuple(sorted(d.servers)),
+            loss_action=d.quorum_loss_action,
+        )
+        status = decide_quorum(
+            config,
+            QuorumInput(self.local, self.fresh_peers(), self.witness_view, now=time.monotonic()),
+        )
+        return status.has_quorum, status.votes_present, status.votes_needed
+
+    async def _witness_loop(self) -> None:
+        """Ask the witness once a second; its answer is part of the next quorum."""
+        d = self.definition
+        w = d.witness
+        storage = None
+        if d.quorum == "storage_witness":
+            io_timeout = float(w.get("io_timeout", 2.0))
+            storage = StorageWitness(
+                Path(str(w["lease_path"])), self.local, float(w.get("ttl", 6.0)), io_timeout
+            )
+        while True:
+            try:
+                if storage is not None:
+                    view = await storage.renew_or_acquire_async()
+                else:
+                    view = await ask_witness(
+                        str(w["host"]),
+                        int(w["port"]),
+                        self._key,
+                        self.local,
+                        sorted(self.fresh_peers() | {self.local}),
+                        timeout=float(w.get("timeout", 1.0)),
+                        cluster=d.name,
+                    )
+            except Exception as exc:  # the witness must never stop this loop
+                view = WitnessView(reachable=False, granted=False, detail=str(exc))
+            if view.reachable != self.witness_view.reachable:
+                code = "192005" if view.reachable else "192004"
+                log.warning(
+                    "%s: witness %s (%s)",
+                    code,
+                    "reachable" if view.reachable else "unreachable",
+                    view.detail,
+                )
+            self.witness_view = view
+            await asyncio.sleep(1.0)
 
     def publish(
         self,

@@ -377,8 +377,23 @@ def build_initramfs(
     tmp.replace(dest)
 
 
+#: Guests mount their own file systems over these, hiding the host's files there.
+_HIDDEN_IN_GUEST = ("/tmp", "/run", "/dev", "/proc", "/sys", "/var/run")
+
+
+def _check_cache_dir(cache_dir: Path) -> None:
+    resolved = cache_dir.resolve()
+    for hidden in _HIDDEN_IN_GUEST:
+        if resolved == Path(hidden) or resolved.is_relative_to(hidden):
+            raise SetupError(
+                f"cache directory {cache_dir} is under {hidden}, which the guests cover "
+                "with their own mounts; use a directory such as /var/cache/standfast/lab"
+            )
+
+
 def load_image(cache_dir: Path = DEFAULT_CACHE_DIR) -> LabImage:
     """The image made by :func:`setup`; raises :class:`SetupError` when there is none."""
+    _check_cache_dir(cache_dir)
     meta_path = cache_dir / "image.json"
     try:
         meta = json.loads(meta_path.read_text())
@@ -408,6 +423,7 @@ def setup(
     timeout: float = 900.0,
 ) -> LabImage:
     """Install the packages and build the cached guest image; idempotent."""
+    _check_cache_dir(cache_dir)
     if install:
         install_packages(APT_PACKAGES, timeout)
     try:

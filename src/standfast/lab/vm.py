@@ -332,6 +332,15 @@ class Guest:
             return False
         return process_alive(self.pid, self.start_time)
 
+    def _request(self, msg: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        try:
+            return self.channel.request(msg, timeout)
+        except AgentTimeout:
+            # The agent enforces the command's own timeout, so a missing reply means
+            # the connection is bad: reconnect on the next call.
+            self.close()
+            raise
+
     def ping(self, timeout: float = 5.0) -> dict[str, Any]:
         return self.channel.request({"ping": True}, timeout)
 
@@ -373,7 +382,7 @@ class Guest:
             msg["stdin"] = stdin
         if cwd is not None:
             msg["cwd"] = cwd
-        reply = self.channel.request(msg, timeout + REPLY_MARGIN)
+        reply = self._request(msg, timeout + REPLY_MARGIN)
         if "returncode" not in reply:
             raise GuestError(f"agent error: {reply.get('error', reply)}")
         rc = reply["returncode"]
@@ -399,7 +408,7 @@ class Guest:
             msg["env"] = dict(env)
         if cwd is not None:
             msg["cwd"] = cwd
-        reply = self.channel.request(msg, timeout)
+        reply = self._request(msg, timeout)
         if "pid" not in reply:
             raise GuestError(f"spawn failed: {reply.get('error', reply)}")
         return int(reply["pid"])

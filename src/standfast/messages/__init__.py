@@ -56,6 +56,7 @@ def language_from_env(env: Mapping[str, str] | None = None) -> Lang:
 
 
 def _catalogue() -> dict[str, MessageDef]:
+    from standfast.messages.api_codes import API_MESSAGES
     from standfast.messages.cluster_codes import CLUSTER_MESSAGES
     from standfast.messages.guide import GUIDE_MESSAGES
     from standfast.messages.ip_codes import IP_MESSAGES
@@ -63,7 +64,14 @@ def _catalogue() -> dict[str, MessageDef]:
     from standfast.messages.quorum_codes import QUORUM_MESSAGES
 
     table: dict[str, MessageDef] = {}
-    for m in (*GUIDE_MESSAGES, *OWN_MESSAGES, *QUORUM_MESSAGES, *IP_MESSAGES, *CLUSTER_MESSAGES):
+    for m in (
+        *GUIDE_MESSAGES,
+        *OWN_MESSAGES,
+        *QUORUM_MESSAGES,
+        *IP_MESSAGES,
+        *CLUSTER_MESSAGES,
+        *API_MESSAGES,
+    ):
         if m.code in table:
             raise RuntimeError(f"duplicate message code {m.code}")
         table[m.code] = m

@@ -1,0 +1,120 @@
+"""Fencing, a TCP witness and failover confirmation among real daemons."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.netcluster import dump, net_cluster
+
+pytestmark = [pytest.mark.root, pytest.mark.daemon]
+
+DEFAULTS = "SF_QUICKCHECK_INTERVAL=0.5\n"
+
+
+def fence_script(workdir: Path, *, works: bool) -> Path:
+    """A fence agent for the test bed: 'powers off' a server by SIGKILL of its daemon
+    (the pid file the test writes) and records when."""
+    script = workdir / "fence-agent"
+    workdir.mkdir(parents=True, exist_ok=True)
+    body = f'#!/bin/sh\necho "$(date +%s.%N) $1" >> {workdir}/fenced\n' + (
+        f'kill -9 "$(cat {workdir}/$1.pid)"\n' if works else "exit 1\n"
+    )
+    script.write_text(body)
+    script.chmod(0o755)
+    return script
+
+
+def test_hung_server_is_fenced_before_takeover(tmp_path: Path) -> None:
+    work = tmp_path / "c"
+    agent = fence_script(work, works=True)
+    extra = {"fencing": {"command": [str(agent), "{server}"], "timeout": 10, "attempts": 2}}
+    with net_cluster(
+        work, count=2, tag="f", defaults=DEFAULTS, quorum="none", definition_extra=extra
+    ) as c:
+        c.start_all()
+        for name in c.servers:
+            (work / f"{name}.pid").write_text(str(c.pid(name)))
+        time.sleep(2.5)
+        c.cli("server1", "resource", "create", "--kit", "app", "--tag", "app", *c.app_props("app"))
+        c.cli("server1", "resource", "extend", "app", "--target", "server2")
+        c.hang("server1")  # hung, not dead: only fencing makes the takeover safe
+        c.wait_for("app", "server2", timeout=15)
+        assert (work / "fenced").exists(), c.cli("server2", "events").stdout + dump(c)
+        fenced = (work / "fenced").read_text().split()
+        fenced_at, who = float(fenced[0]), fenced[1]
+        assert who == "server1"
+        assert c.servers["server1"].proc is not None
+        assert c.servers["server1"].proc.wait(5) == -9  # really powered off
+        starts = [
+            float(ln.split()[0])
+            for ln in c.ledger.read_text().splitlines()
+            if " server2 app start" in ln
+        ]
+        assert starts and starts[0] > fenced_at  # fenced first, then taken over
+        assert c.overlaps("app", ignore={"server1": fenced_at}) == [], dump(c)
+        events = c.cli("server2", "events", "--json").stdout
+        assert '"fenced"' in events
+
+
+def test_failed_fencing_blocks_takeover(tmp_path: Path) -> None:
+    work = tmp_path / "c"
+    agent = fence_script(work, works=False)
+    extra = {"fencing": {"command": [str(agent), "{server}"], "timeout": 5, "attempts": 1}}
+    with net_cluster(
+        work, count=2, tag="g", defaults=DEFAULTS, quorum="none", definition_extra=extra
+    ) as c:
+        c.start_all()
+        time.sleep(2.5)
+        c.cli("server1", "resource", "create", "--kit", "app", "--tag", "app", *c.app_props("app"))
+        c.cli("server1", "resource", "extend", "app", "--target", "server2")
+        c.crash("server1")
+        time.sleep(5)
+        assert c.states("server2")["app"] == "OSU"
+        assert '"fence_failed"' in c.cli("server2", "events", "--json").stdout
+
+
+def test_tcp_witness_breaks_the_tie_in_two_servers(tmp_path: Path) -> None:
+    work = tmp_path / "c"
+    extra = {"witness": {"host": "10.249.1.1", "port": 7802, "timeout": 1.0}}
+    with net_cluster(
+        work, count=2, tag="w", defaults=DEFAULTS, quorum="tcp_witness", definition_extra=extra
+    ) as c:
+        c.start_witness(grant_ttl=3.0)
+        c.start_all()
+        time.sleep(3.5)
+        c.cli("server1", "resource", "create", "--kit", "app", "--tag", "app", *c.app_props("app"))
+        c.cli("server1", "resource", "extend", "app", "--target", "server2")
+        q = c.api("server1", "GET", "/v1/status")["cluster"]["quorum"]
+        assert q["has_quorum"] and q["mode"] == "tcp_witness"
+        # Isolate server1 from server2 and from the witness (both on its links).
+        c.cut("server1", "net1")
+        c.cut("server1", "net2")
+        c.wait_for("app", "server2", timeout=15)
+        deadline = time.monotonic() + 10
+        while c.states("server1")["app"] != "OSU" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.states("server1")["app"] == "OSU"
+        assert c.api("server1", "GET", "/v1/status")["cluster"]["quorum"]["has_quorum"] is False
+        assert c.overlaps("app") == [], dump(c)
+
+
+def test_failover_waits_for_confirmation(tmp_path: Path) -> None:
+    work = tmp_path / "c"
+    extra = {"confirm_failover": {"timeout": 60, "default": "block"}}
+    with net_cluster(
+        work, count=2, tag="k", defaults=DEFAULTS, quorum="none", definition_extra=extra
+    ) as c:
+        c.start_all()
+        time.sleep(2.5)
+        c.cli("server1", "resource", "create", "--kit", "app", "--tag", "app", *c.app_props("app"))
+        c.cli("server1", "resource", "extend", "app", "--target", "server2")
+        c.crash("server1")
+        time.sleep(4)
+        assert c.states("server2")["app"] == "OSU"
+        pending = c.api("server2", "GET", "/v1/status")["cluster"]["pending_confirmations"]
+        assert [p["tag"] for p in pending] == ["app"]
+        c.cli("server2", "failover-answer", "app", "proceed")
+        c.wait_for("app", "server2", timeout=5)
