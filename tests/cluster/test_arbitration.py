@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.netcluster import dump, net_cluster
+from standfast.lab.netns import dump, net_cluster
 
 pytestmark = [pytest.mark.root, pytest.mark.daemon]
 

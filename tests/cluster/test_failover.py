@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.netcluster import NetCluster, dump, net_cluster
+from standfast.lab.netns import NetCluster, dump, net_cluster
 
 pytestmark = [pytest.mark.root, pytest.mark.daemon]
 

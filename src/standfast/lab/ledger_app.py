@@ -2,7 +2,7 @@
 for in a shared ledger, so a test can prove from outside the cluster where the
 application really ran, and when.
 
-usage: app_ctl.py start|stop|check LEDGER SERVER NAME
+usage: ledger_app.py start|stop|check LEDGER SERVER NAME
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""Several Standfast servers on this machine, each in its own network namespace with a
-link on each of two bridges (two comm-path networks), driven by the real CLI.
+"""The lab's netns backend: several Standfast servers on this machine, each in its own
+network namespace with a link on each of two bridges (two comm-path networks), driven
+by the real CLI. Kernel NFS mounts are not available here (this kernel has no NFS
+client): NAS hierarchies need the vm backend; app and ip hierarchies run here.
 
 Everything made here (bridges, veths, namespaces, daemons) is recorded and removed by
 ``down()``; processes are stopped by their PID only.
@@ -21,7 +23,7 @@ from typing import Any
 
 import httpx
 
-APP_CTL = Path(__file__).with_name("app_ctl.py")
+APP_CTL = Path(__file__).with_name("ledger_app.py")
 
 
 def ip(*args: str, ns: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -258,6 +260,11 @@ class NetCluster:
         if srv.proc is not None and srv.proc.poll() is None:
             srv.proc.send_signal(signal.SIGKILL)
             srv.proc.wait(10)
+
+    def settle_seconds(self) -> float:
+        """How long daemons need after start to have heard each other (default tunables
+        plus a margin)."""
+        return 0.3 * 5 + 2 * 0.3 + 0.5
 
     def pid(self, server: str) -> int:
         proc = self.servers[server].proc
