@@ -179,7 +179,10 @@ def events(settings: Settings, as_json: bool) -> None:
 
         for r in rows:
             r["time"] = time.strftime("%m/%d/%Y %H:%M:%S", time.localtime(float(r["ts"])))
-        render.out.print(render.rows_table(rows, ["time", "kind", "tag", "detail"]))
+            data = r.get("data") or {}
+            took = data.get("detect_to_in_service_seconds", data.get("restore_seconds"))
+            r["seconds"] = f"{float(took):.2f}" if took is not None else ""
+        render.out.print(render.rows_table(rows, ["time", "kind", "tag", "detail", "seconds"]))
 
     _emit(data, as_json, human)
 

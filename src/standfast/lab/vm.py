@@ -310,6 +310,8 @@ class Guest:
         """Start qemu (the TAPs must exist); returns its pid.  Does not wait for boot."""
         if self.running():
             raise GuestError(f"{self.name} is already running (pid {self.pid})")
+        if len(str(self.control_socket)) > 100:
+            raise GuestError(f"control socket path too long for AF_UNIX: {self.control_socket}")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.control_socket.unlink(missing_ok=True)
         self.close()
