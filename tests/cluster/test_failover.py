@@ -151,3 +151,18 @@ def test_hung_primary_fails_over(cluster3: NetCluster) -> None:
     while len(c.where("app")) != 1 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(c.where("app")) == 1, dump(c)
+
+
+def test_delete_removes_every_copy(cluster3: NetCluster) -> None:
+    c = cluster3
+    time.sleep(2.5)
+    make_app(c)
+    r = c.cli("server2", "resource", "delete", "app", check=False)
+    assert r.returncode != 0 and r.stderr.startswith("190016:")  # in service on server1
+    c.cli("server2", "resource", "out-of-service", "app")
+    assert c.where("app") == []
+    c.cli("server2", "resource", "delete", "app")
+    deadline = time.monotonic() + 5
+    while any("app" in c.states(s) for s in c.servers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all("app" not in c.states(s) for s in c.servers)

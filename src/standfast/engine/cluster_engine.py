@@ -549,6 +549,35 @@ class ClusterEngine(Engine):
         self._event("unextend", target_copy.tag, f"from {server}")
         return ActionOutcome(alog.notices, {"server": server, "removed": sorted(hierarchy)})
 
+    async def delete_copies_elsewhere(self, doomed: set[str], alog: ActionLog) -> list[Operation]:
+        """Delete removes a hierarchy from every server: refuse while any copy is in
+        service, clean up each live server's copy (its kit's delete), then drop all."""
+        equivs = {self.resource(t).equiv for t in doomed}
+        by_server: dict[str, set[str]] = {}
+        for r in self.config.resources.values():
+            if r.server != self.server and r.equiv in equivs:
+                by_server.setdefault(r.server, set()).add(r.tag)
+        alive = self.members.alive()
+        for server, tags in sorted(by_server.items()):
+            if server not in alive:
+                continue
+            reply = await self._ask(server, "states", {})
+            for t in sorted(tags):
+                if State(reply["states"].get(t, "OSU")).in_service:
+                    raise StandfastError("190016", tag=t, server=server)
+        ops: list[Operation] = []
+        for server, tags in sorted(by_server.items()):
+            if server in alive:
+                await self._ask(server, "kit_delete", {"tags": sorted(tags)})
+            else:
+                alog.line(
+                    f"Server {server} is down: its copy leaves the configuration, but "
+                    "its host clean-up (such as an /etc/fstab entry) must be done there by hand"
+                )
+            order = self.config.graph(server).stop_order(tags)
+            ops += [DeleteResource(server, t) for t in order]
+        return ops
+
     async def _kit_delete_local(self, tags: list[str]) -> None:
         alog = ActionLog()
         for t in tags:

@@ -168,6 +168,11 @@ class Engine:
     async def before_out_of_service(self, tag: str, alog: ActionLog) -> None:
         """Hook: a cluster engine records that the hierarchy should stay down."""
 
+    async def delete_copies_elsewhere(self, doomed: set[str], alog: ActionLog) -> list[Operation]:
+        """Hook: a cluster engine deletes the other servers' copies too (after checking
+        none is in service); returns the operations that remove them."""
+        return []
+
     async def aclose(self) -> None:
         """Hook: release what start-up acquired (sockets of a cluster engine)."""
 
@@ -356,6 +361,7 @@ class Engine:
                 raise StandfastError("190016", tag=t, server=self.server)
         alog = _action_log.get()
         async with self._hold(graph.hierarchy(tag), wait=self.tunables.SF_ACTION_TIMEOUT):
+            elsewhere = await self.delete_copies_elsewhere(doomed, alog)
             order = graph.stop_order(doomed)
             for t in order:
                 res = self.resource(t)
@@ -366,7 +372,7 @@ class Engine:
                     action="delete",
                     tag=t,
                 )
-            await self._store([DeleteResource(self.server, t) for t in order])
+            await self._store([DeleteResource(self.server, t) for t in order] + elsewhere)
             for t in order:
                 self.states.pop(t, None)
                 alog.line(f'delete: END successful deletion of "{t}" on server "{self.server}"')
