@@ -89,6 +89,14 @@ def test_tcp_witness_breaks_the_tie_in_two_servers(tmp_path: Path) -> None:
         c.cli("server1", "resource", "extend", "app", "--target", "server2")
         q = c.api("server1", "GET", "/v1/status")["cluster"]["quorum"]
         assert q["has_quorum"] and q["mode"] == "tcp_witness"
+        # Losing the witness alone changes nothing: both servers still hold 2 of 3 votes.
+        c.stop_witness()
+        time.sleep(3)
+        for name in ("server1", "server2"):
+            assert c.api(name, "GET", "/v1/status")["cluster"]["quorum"]["has_quorum"]
+        assert c.where("app") == ["server1"]
+        c.start_witness(grant_ttl=3.0)
+        time.sleep(2)
         # Isolate server1 from server2 and from the witness (both on its links).
         c.cut("server1", "net1")
         c.cut("server1", "net2")
