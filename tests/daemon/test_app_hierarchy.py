@@ -230,3 +230,29 @@ def test_cli_without_daemon_says_so(tmp_path: Path) -> None:
     d = Daemon(tmp_path / "none")
     r = d.cli("status")
     assert r.returncode != 0 and r.stderr.startswith("190201:")
+
+
+def test_config_backup_and_restore(daemon: Daemon, tmp_path: Path) -> None:
+    assert (
+        daemon.cli(
+            "resource", "create", "--kit", "app", "--tag", "keep", *app_props(tmp_path, "keep")
+        ).returncode
+        == 0
+    )
+    backup = tmp_path / "backup.json"
+    assert daemon.cli("config", "backup", str(backup)).returncode == 0
+    r = daemon.cli("config", "restore", str(backup))
+    assert r.returncode != 0 and r.stderr.startswith("190016:")  # keep is in service
+    assert daemon.cli("resource", "out-of-service", "keep").returncode == 0
+    assert daemon.cli("resource", "delete", "keep").returncode == 0
+    assert daemon.states() == {}
+    r = daemon.cli("config", "restore", str(backup), "--json")
+    assert r.returncode == 0, r.stderr
+    assert daemon.states() == {"keep": "OSU"}
+    shown = daemon.cli_json("resource", "show", "keep")
+    assert shown["props"]["restore"].endswith("keep.up")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"resources": [{"server": "server1"}]}')
+    r = daemon.cli("config", "restore", str(bad))
+    assert r.returncode != 0 and r.stderr.startswith("190206:")
+    assert daemon.states() == {"keep": "OSU"}

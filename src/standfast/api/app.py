@@ -51,6 +51,10 @@ class ExtendBody(BaseModel):
     switchback: str | None = None
 
 
+class RestoreBody(BaseModel):
+    config: dict[str, Any]
+
+
 class AnswerBody(BaseModel):
     tag: str
     answer: str
@@ -154,6 +158,15 @@ def create_app(engine: Engine) -> FastAPI:
             }
             for e in entries
         ]
+
+    @app.get("/v1/config")
+    async def config_backup() -> dict[str, object]:
+        """The whole configuration, for ``standfast config backup``."""
+        return engine.config.to_dict()
+
+    @app.post("/v1/config")
+    async def config_restore(request: Request, body: RestoreBody) -> dict[str, Any]:
+        return await act(request, "config restore", lambda: engine.restore_config(body.config))
 
     @app.get("/v1/tunables")
     async def tunables() -> dict[str, object]:

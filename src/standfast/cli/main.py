@@ -417,6 +417,36 @@ def dependency_delete(settings: Settings, parent: str, child: str, as_json: bool
 
 
 @cli.group()
+def config() -> None:
+    """Back up and restore the configuration (hierarchies, dependencies, priorities)."""
+
+
+@config.command("backup")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.pass_obj
+@reports_errors
+def config_backup(settings: Settings, file: Path) -> None:
+    """Write the configuration to FILE (JSON)."""
+    data = settings.client().get("/v1/config")
+    file.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    render.out.print(f"configuration version {data['version']} written to {file}", markup=False)
+
+
+@config.command("restore")
+@click.argument("file", type=click.Path(path_type=Path, exists=True))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+@reports_errors
+def config_restore(settings: Settings, file: Path, as_json: bool) -> None:
+    """Replace the configuration with FILE (everything must be out of service here)."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StandfastError("190206", detail=f"{file}: {exc}") from None
+    _show_outcome(settings.client().post("/v1/config", {"config": data}), as_json)
+
+
+@cli.group()
 def tunables() -> None:
     """The tunables of the defaults file."""
 

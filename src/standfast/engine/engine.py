@@ -33,6 +33,7 @@ from standfast.model.config import (
     DeleteDependency,
     DeleteResource,
     Operation,
+    SetTarget,
     UpdateResource,
 )
 from standfast.model.graph import ServerGraph
@@ -428,6 +429,46 @@ class Engine:
         await self._store([UpdateResource(new)])
         self._event("update", tag, "")
         return ActionOutcome([], {"resource": self.resource(tag).to_dict()})
+
+    @operator_action
+    async def restore_config(self, data: Mapping[str, object]) -> ActionOutcome:
+        """Replace the configuration with a backup, as one new version. Refused while
+        anything is in service here, and checked like every change (tags, cycles,
+        kit properties)."""
+        alog = _action_log.get()
+        in_service = sorted(t for t, s in self.states.items() if s.in_service)
+        if in_service:
+            raise StandfastError("190016", tag=in_service[0], server=self.server)
+        try:
+            backup = ClusterConfig.from_dict(data)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StandfastError("190206", detail=f"not a configuration backup: {exc}") from None
+        for r in backup.resources.values():
+            get_kit(r.kit).validate(r.props)
+        ops: list[Operation] = [DeleteResource(s, t) for (s, t) in self._delete_order()]
+        for srv in backup.servers():
+            g = backup.graph(srv)
+            ops += [AddResource(g.resources[t]) for t in g.start_order(set(g.resources))]
+        ops += [AddDependency(d) for d in sorted(backup.dependencies)]
+        ops += [SetTarget(e, t.in_service, t.server) for e, t in sorted(backup.targets.items())]
+        await self._store(ops)
+        for srv, tag in self.config.resources:
+            if srv == self.server:
+                self.states.setdefault(tag, State.OSU)
+        for tag in [t for t in self.states if (self.server, t) not in self.config.resources]:
+            del self.states[tag]
+        self._event("config", self.server, f"restored a backup as version {self.config.version}")
+        return ActionOutcome(
+            alog.notices, {"version": self.config.version, "resources": len(self.config.resources)}
+        )
+
+    def _delete_order(self) -> list[tuple[str, str]]:
+        """Every resource, parents before children on each server (safe to delete)."""
+        out: list[tuple[str, str]] = []
+        for srv in self.config.servers():
+            g = self.config.graph(srv)
+            out += [(srv, t) for t in g.stop_order(set(g.resources))]
+        return out
 
     @operator_action
     async def add_dependency(self, parent: str, child: str) -> ActionOutcome:
