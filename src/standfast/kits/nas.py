@@ -9,6 +9,8 @@ removed (and put back when the hierarchy is deleted).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import zlib
 from typing import ClassVar
 
@@ -53,8 +55,6 @@ def _mount_table(ctx: KitContext) -> list[mounts.MountEntry]:
 def check_mount_point_free(path: str, ctx: KitContext) -> None:
     """104901-104903: a mount point given for a server must be absolute, unmounted,
     and empty or absent."""
-    import os
-
     if not path.startswith("/"):
         raise StandfastError("104902", mount_point=path)
     if mounts.find_mount(path, _mount_table(ctx)) is not None:
@@ -307,6 +307,21 @@ class FilesysKit(Kit):
         self._mount(ctx, str(by_ip), mount_point, fstype, options)
         return by_ip
 
+    def can_extend(self, ctx: KitContext, resource: Resource) -> None:
+        """On the target: its mount point must be absolute, not mounted, and empty or
+        absent (104901-104903), and the kit must be able to make mount points there
+        (107011, checked with a temporary one as the guide's kit does)."""
+        check_mount_point_free(resource.id, ctx)
+        temp = f"/tmp/nas_mntpt.{os.getpid()}"
+        try:
+            os.makedirs(temp, exist_ok=True)
+        except OSError as exc:
+            raise StandfastError(
+                "107011", dir=temp, server=ctx.server, reason=exc.strerror
+            ) from None
+        with contextlib.suppress(OSError):
+            os.rmdir(temp)
+
     def after_create(self, ctx: KitContext, resource: Resource) -> None:
         if not str(resource.props.get("fstab_lines", "")):
             return
@@ -329,8 +344,6 @@ class FilesysKit(Kit):
     def _mount(
         self, ctx: KitContext, source: str, mount_point: str, fstype: str, options: list[str]
     ) -> None:
-        import os
-
         try:
             os.makedirs(mount_point, exist_ok=True)
         except OSError as exc:
