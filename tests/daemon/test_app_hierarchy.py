@@ -256,3 +256,15 @@ def test_config_backup_and_restore(daemon: Daemon, tmp_path: Path) -> None:
     r = daemon.cli("config", "restore", str(bad))
     assert r.returncode != 0 and r.stderr.startswith("190206:")
     assert daemon.states() == {"keep": "OSU"}
+
+
+def test_messages_follow_the_locale(daemon: Daemon) -> None:
+    r = daemon.cli("--lang", "ja", "resource", "show", "missing")
+    assert r.returncode != 0
+    assert (
+        r.stderr.startswith("000019: ") and "ローカル・サーバにリソースが見つかりません" in r.stderr
+    )
+    r = daemon.cli("resource", "show", "missing")
+    assert r.stderr.strip() == "000019: Resource not found on local server"
+    rows = json.loads(daemon.cli("messages", "--lang", "ja", "--json").stdout)
+    assert any(row["code"] == "107009" and "LKNFSTIMEOUT" in row["message"] for row in rows)
