@@ -40,6 +40,8 @@ class Daemon:
             STANDFAST_FSTAB=str(self.home / "fstab"),
             LANG="C.UTF-8",
             COLUMNS="200",
+            # Lone test daemons share the host's network: no HTTPS listener each.
+            STANDFAST_REMOTE_LISTEN="off",
         )
         env.pop("STANDFAST_DEFAULTS", None)
         env.update(self.extra_env)

@@ -24,6 +24,7 @@ import contextlib
 import grp
 import hashlib
 import hmac
+import inspect
 import ipaddress
 import json
 import logging
@@ -565,9 +566,15 @@ def create_remote_app(
     app.state.actions = actions
     app.state.settings = settings
 
+    local_handler = local.exception_handlers.get(StandfastError)
+
     @app.exception_handler(StandfastError)
-    async def on_error(request: Request, exc: StandfastError) -> JSONResponse:
-        return _error(exc, request)
+    async def on_error(request: Request, exc: StandfastError) -> Response:
+        if exc.code in _HTTP_STATUS or local_handler is None:
+            return _error(exc, request)
+        # The local API's own mapping of engine codes to HTTP statuses.
+        reply = local_handler(request, exc)
+        return await reply if inspect.isawaitable(reply) else reply
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -1019,7 +1026,14 @@ async def serve_remote(
         proxy_headers=False,
     )
     server = _Server(config)
-    task = asyncio.create_task(server.serve())
+
+    async def guarded() -> None:
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn exits when it cannot bind: not the daemon's exit
+            raise StandfastError("194063", host=host, port=port) from None
+
+    task = asyncio.create_task(guarded())
     try:
         while not server.started and not task.done():
             await asyncio.sleep(0.02)
@@ -1043,7 +1057,7 @@ def start_remote_from_env(
         log.warning(n.text("en"))
     if not settings.enabled:
         return None
-    return asyncio.create_task(
+    task = asyncio.create_task(
         serve_remote(
             engine,
             settings.host,
@@ -1054,6 +1068,20 @@ def start_remote_from_env(
         ),
         name="standfast-remote-api",
     )
+    task.add_done_callback(_log_end)
+    return task
+
+
+def _log_end(task: "asyncio.Task[None]") -> None:
+    """A remote API that cannot start (port taken, no certificate) is logged, never
+    silent; the local socket API and the engine go on."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if isinstance(exc, StandfastError):
+        log.error(exc.text("en"))
+    elif exc is not None:
+        log.error("remote API stopped: %s", exc, exc_info=exc)
 
 
 __all__ = [

@@ -15,6 +15,7 @@ import uvicorn
 from standfast import __version__
 from standfast.api.app import create_app
 from standfast.api.peer import PeerCredH11Protocol
+from standfast.api.remote import start_remote_from_env
 from standfast.cluster.auth import KeyFileError, load_key
 from standfast.cluster.definition import load_definition
 from standfast.config.paths import Paths
@@ -95,6 +96,9 @@ async def serve(paths: Paths, server: str) -> None:
     _log_notice(Notice.of("190208", server=server, version=__version__))
     engine_task = asyncio.create_task(engine.run())
     api_task = asyncio.create_task(api.serve())
+    # The HTTPS API and GUI (None when STANDFAST_REMOTE_LISTEN=off). Not awaited with
+    # the others: it logs its own failures and must never stop the daemon.
+    remote_task = start_remote_from_env(engine)
     while not api.started and not api_task.done():
         await asyncio.sleep(0.02)
     if paths.socket.exists():
@@ -105,6 +109,9 @@ async def serve(paths: Paths, server: str) -> None:
     _log_notice(Notice.of("190209", server=server))
     api.should_exit = True
     engine.stop()
+    if remote_task is not None:
+        remote_task.cancel()
+        await asyncio.wait({remote_task}, timeout=6)
     await asyncio.wait({api_task}, timeout=6)
     await asyncio.wait_for(engine.aclose(), timeout=5)
     engine_task.cancel()

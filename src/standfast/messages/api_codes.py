@@ -133,9 +133,17 @@ API_MESSAGES: tuple[MessageDef, ...] = (
         'Invalid remote API setting {name}="{value}": {reason}',
         'リモート API の設定{name}="{value}"が不正です: {reason}',
     ),
+    MessageDef(
+        "194063",
+        _ERR,
+        "The remote API cannot listen on {host}:{port} (address in use or not here)",
+        "リモート API が {host}:{port} で待ち受けできません"
+        "(使用中またはこのサーバのアドレスではありません)",
+    ),
 )
 
 API_FIELDS: dict[str, frozenset[str]] = {
+    "194063": frozenset({"host", "port"}),
     "194001": frozenset({"user"}),
     "194002": frozenset({"user"}),
     "194003": frozenset(),

@@ -1,0 +1,56 @@
+// The remote API: session token, language, the X-Standfast header on every change.
+import { currentLang } from "./i18n.js";
+
+let token = sessionStorage.getItem("sf-token") || "";
+const listeners = { unauthorized: [] };
+
+export function setToken(value) {
+  token = value || "";
+  if (token) sessionStorage.setItem("sf-token", token);
+  else sessionStorage.removeItem("sf-token");
+}
+
+export function onUnauthorized(fn) {
+  listeners.unauthorized.push(fn);
+}
+
+// path: "/v1/..." of the API; server: run it on that server of the cluster.
+export async function api(method, path, body, server) {
+  const url = server ? `/api/servers/${encodeURIComponent(server)}${path}` : `/api${path}`;
+  const headers = { "Accept-Language": currentLang(), "X-Standfast": "1" };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let r;
+  try {
+    r = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "same-origin",
+    });
+  } catch (exc) {
+    return { ok: false, status: 0, data: null, error: { code: "", message: String(exc) } };
+  }
+  let data = null;
+  try {
+    data = await r.json();
+  } catch {
+    data = null;
+  }
+  const error = !r.ok && data && data.error ? data.error : null;
+  if (r.status === 401 && error && path !== "/v1/login") {
+    for (const fn of listeners.unauthorized) fn(error);
+  }
+  return { ok: r.ok, status: r.status, data, error, notices: (data && data.notices) || [] };
+}
+
+export async function login(username, password) {
+  const r = await api("POST", "/v1/login", { username, password });
+  if (r.ok) setToken(r.data.token);
+  return r;
+}
+
+export async function logout() {
+  await api("POST", "/v1/logout");
+  setToken("");
+}
