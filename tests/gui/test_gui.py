@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from standfast.lab.netns import NetCluster
 from tests.api.remote_support import (
@@ -117,8 +118,22 @@ def new_page(browser: Browser, locale: str = "en-US") -> tuple[BrowserContext, P
     return ctx, page
 
 
+def goto(page: Page, url: str) -> None:
+    """Chromium aborts a navigation with ERR_NETWORK_CHANGED when any interface on the
+    machine changes (tests here make bridges and namespaces); that one error is retried,
+    a few times, anything else fails the test."""
+    for attempt in range(5):
+        try:
+            page.goto(url)
+            return
+        except PlaywrightError as exc:
+            if "ERR_NETWORK_CHANGED" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.5)
+
+
 def log_in(page: Page, url: str, acc: Account) -> None:
-    page.goto(url + "/")
+    goto(page, url + "/")
     expect(page.locator("#login-form")).to_be_visible(timeout=WAIT_MS)
     page.fill("#login-user", acc.name)
     page.fill("#login-password", acc.password)
@@ -149,7 +164,7 @@ def app_props(c: NetCluster, name: str) -> dict[str, str]:
 
 def test_login_per_role(cluster: GuiCluster, users: Accounts, browser: Browser) -> None:
     ctx, page = new_page(browser)
-    page.goto(cluster.url("server1") + "/")
+    goto(page, cluster.url("server1") + "/")
     expect(page.locator("#login-form")).to_be_visible(timeout=WAIT_MS)
     shot(page, "01-login")
     page.fill("#login-user", users["guest"].name)
