@@ -241,10 +241,20 @@ def test_admin_creates_and_extends_an_app_hierarchy(
     )
     page.fill("#wizard-body input[name=template_priority]", "1")
     wizard_next(page)
+    expect(page.locator("#wizard-body")).to_have_attribute("data-step", "summary")
+    wizard_next(page)  # runs the pre-extend checks only
     expect(page.locator("#wizard-body")).to_have_attribute("data-step", "precheck")
+    expect(page.locator("[data-testid=precheck-output]")).to_contain_text(
+        "Pre Extend checks were successful", timeout=30000
+    )
+    # Checking extended nothing: server2 has no copy yet.
+    assert "web" not in cluster.states("server2")
     shot(page, "07-extend-wizard-precheck")
     page.click("#wz-back")
+    expect(page.locator("#wizard-body")).to_have_attribute("data-step", "summary")
+    page.click("#wz-back")
     expect(page.locator("#wizard-body")).to_have_attribute("data-step", "priorities")
+    wizard_next(page)
     wizard_next(page)
     wizard_next(page)
     transcript = page.locator("[data-testid=transcript]")

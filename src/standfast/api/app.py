@@ -49,6 +49,7 @@ class ExtendBody(BaseModel):
     target_priority: int | None = None
     template_priority: int | None = None
     switchback: str | None = None
+    check_only: bool = False
 
 
 class RestoreBody(BaseModel):
@@ -248,6 +249,7 @@ def create_app(engine: Engine) -> FastAPI:
                 target_priority=body.target_priority,
                 template_priority=body.template_priority,
                 switchback=body.switchback,
+                check_only=body.check_only,
             ),
         )
 

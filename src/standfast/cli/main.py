@@ -342,6 +342,7 @@ def resource_out_of_service(settings: Settings, tag: str, as_json: bool) -> None
     help="This server's priority (first extension only; default 1).",
 )
 @click.option("--switchback", default=None, help="intelligent or automatic.")
+@click.option("--check-only", is_flag=True, help="Run the pre-extend checks only.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @reports_errors
@@ -353,6 +354,7 @@ def resource_extend(
     target_priority: int | None,
     template_priority: int | None,
     switchback: str | None,
+    check_only: bool,
     as_json: bool,
 ) -> None:
     """Extend the hierarchy of TAG (in service here) to a backup server. Options left
@@ -367,6 +369,7 @@ def resource_extend(
                 "target_priority": target_priority,
                 "template_priority": template_priority,
                 "switchback": switchback,
+                "check_only": check_only,
             },
         ),
         as_json,

@@ -430,7 +430,10 @@ class ClusterEngine(Engine):
         target_priority: int | None = None,
         template_priority: int | None = None,
         switchback: str | None = None,
+        check_only: bool = False,
     ) -> ActionOutcome:
+        """Extend the hierarchy of ``tag`` to ``target``. With ``check_only``, run the
+        pre-extend checks and report them without extending (the wizard's check step)."""
         alog = _action_log.get()
         if not tag or not target:
             raise StandfastError("000009")
@@ -480,6 +483,17 @@ class ClusterEngine(Engine):
             alog.line(f"Checking extendability for {r.tag}")
         await self._ask(target, "can_extend", {"resources": [r.to_dict() for r in new]})
         alog.line("Pre Extend checks were successful")
+        if check_only:
+            return ActionOutcome(
+                alog.notices,
+                {
+                    "template": self.server,
+                    "target": target,
+                    "target_priority": target_priority,
+                    "resources": [r.tag for r in new],
+                    "extended": False,
+                },
+            )
         rename = {t: r.tag for t, r in zip(graph.start_order(hierarchy), new, strict=True)}
         ops += [AddResource(r) for r in new]
         ops += [

@@ -571,9 +571,9 @@ const DEFS = {
         },
       },
       {
-        id: "precheck",
-        title: "step.precheck",
-        nextLabel: "wizard.extend",
+        id: "summary",
+        title: "step.summary",
+        nextLabel: "wizard.check",
         render: (v) => [
           summary([
             ["field.template_server", v.template_server],
@@ -585,6 +585,17 @@ const DEFS = {
             ["field.target_priority", v.target_priority],
           ]),
           el("p", { class: "help", text: t("help.precheck", { target: v.target_server }) }),
+        ],
+        next: (v) => checkExtend(v),
+      },
+      {
+        // The guide's pre-extend check output; Next (Extend) only once it succeeded.
+        id: "precheck",
+        title: "step.precheck",
+        nextLabel: "wizard.extend",
+        render: (v) => [
+          el("pre", { class: "transcript", "data-testid": "precheck-output",
+                      text: (v._precheck || []).join("\n") }),
         ],
         next: (v) => runExtend(v),
       },
@@ -849,7 +860,17 @@ function extendDefaults(v, force) {
   if (force || !v.switchback) v.switchback = tmpl ? tmpl.switchback : "intelligent";
 }
 
-async function runExtend(v) {
+async function checkExtend(v) {
+  const r = await api("POST", "/v1/extend", { ...extendBody(v), check_only: true }, v.template_server);
+  if (!r.ok) {
+    env.message(env.errorText(r.error), "error");
+    return { error: r.error };
+  }
+  v._precheck = (r.data && r.data.transcript) || [];
+  return null;
+}
+
+function extendBody(v) {
   const body = {
     tag: v.tag_to_extend,
     target: v.target_server,
@@ -858,6 +879,11 @@ async function runExtend(v) {
   };
   if (v.target_tag && v.target_tag !== v.tag_to_extend) body.target_tag = v.target_tag;
   if (v._first) body.template_priority = Number(v.template_priority);
+  return body;
+}
+
+async function runExtend(v) {
+  const body = extendBody(v);
   return perform(v, () => api("POST", "/v1/extend", body, v.template_server), t("action.extend").replace(/…$/, ""));
 }
 
