@@ -173,3 +173,20 @@ def test_delete_removes_every_copy(cluster3: NetCluster) -> None:
     while any("app" in c.states(s) for s in c.servers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert all("app" not in c.states(s) for s in c.servers)
+
+
+def test_switchover_back_to_a_server_whose_copy_failed(tmp_path: Path) -> None:
+    """After a resource failure moved the hierarchy away, the operator brings it back
+    to the (repaired) server: the holder must not take it back in between."""
+    with net_cluster(tmp_path / "c", count=2, tag="o", defaults=DEFAULTS, quorum="none") as c:
+        c.start_all()
+        time.sleep(c.settle_seconds())
+        c.cli("server1", "resource", "create", "--kit", "app", "--tag", "app", *c.app_props("app"))
+        c.cli("server1", "resource", "extend", "app", "--target", "server2")
+        c.ledger.with_name("app.server1.up").unlink()  # the application dies on server1
+        c.wait_for("app", "server2", timeout=10)
+        assert c.states("server1")["app"] == "OSF"
+        c.cli("server1", "resource", "in-service", "app")
+        time.sleep(3)  # anything the old holder would wrongly do, it does by now
+        assert c.where("app") == ["server1"], dump(c)
+        assert c.overlaps("app") == [], dump(c)

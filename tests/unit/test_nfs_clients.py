@@ -68,3 +68,14 @@ def test_client_allowed(
     expected: bool,
 ) -> None:
     assert client_allowed(clients, addresses, names) is expected
+
+
+def test_a_subdirectory_of_an_export_is_covered_by_it() -> None:
+    from standfast.nfs.checks import Export, _covering_export
+
+    exports = [Export("/export", ("*",)), Export("/export/data", ("10.0.0.0/8",))]
+    assert _covering_export(exports, "/export/data/auto") == exports[1]
+    assert _covering_export(exports, "/export/other") == exports[0]
+    assert _covering_export(exports, "/export/") == exports[0]
+    assert _covering_export(exports, "/exported") is None
+    assert _covering_export([Export("/", ())], "/anything") == Export("/", ())

@@ -14,6 +14,7 @@ import click
 from standfast import __version__
 from standfast.cli import render
 from standfast.cli.client import ApiError, Client
+from standfast.cli.lab import lab
 from standfast.config.paths import Paths, server_name
 from standfast.config.tunables import defaults_path, load_tunables
 from standfast.messages import Lang, StandfastError, language_from_env
@@ -727,6 +728,9 @@ def cluster_import(settings: Settings, definition: Path, key_file: Path) -> None
     os.chmod(paths.cluster_key, 0o600)
     save_definition(paths.cluster_definition, parsed)
     render.out.print(f"joined cluster {parsed.name}", markup=False)
+
+
+cli.add_command(lab)
 
 
 def main() -> None:

@@ -74,6 +74,7 @@ class ClusterEngine(Engine):
         self._placing: set[str] = set()
         self._last_holder: dict[str, str] = {}
         self._quiet_until = 0.0
+        self._hold_off: dict[str, tuple[str, float]] = {}
         self._confirmations: dict[str, dict[str, object]] = {}
         self._fenced: set[str] = set()
         self._fence_retry_at: dict[str, float] = {}
@@ -145,10 +146,26 @@ class ClusterEngine(Engine):
             if serving:
                 self._last_holder[equiv] = serving[0].server
         for placement in place(view):
-            if quiet and placement.kind is PlacementKind.RESTORE:
+            if placement.kind is PlacementKind.RESTORE and (
+                quiet or self._held_off(placement.equiv, view.alive)
+            ):
                 continue
             self._placing.add(placement.equiv)
             self._spawn(self._execute(placement))
+
+    def _hold_off_seconds(self) -> float:
+        hb = self.definition.heartbeat
+        return 3 * hb.interval + 1.0
+
+    def _held_off(self, equiv: str, alive: frozenset[str]) -> bool:
+        entry = self._hold_off.get(equiv)
+        if entry is None:
+            return False
+        requester, until = entry
+        if time.monotonic() >= until or requester not in alive:
+            del self._hold_off[equiv]
+            return False
+        return True
 
     def _since(self) -> dict[str, float]:
         """When each in-service root came into service here (wall clock)."""
@@ -382,14 +399,28 @@ class ClusterEngine(Engine):
         ]
         if ops:
             await self._store(ops)
-        view = self._view(self._had_quorum)
+        serving = {equiv: await self._serving_elsewhere(equiv) for equiv, _ in roots}
+        moving = any(serving.values())
+        failed_here = [t for t in self.graph().hierarchy(tag) if self.states.get(t) == State.OSF]
+        if moving and failed_here:
+            # This copy was failed (OSF): the holder's placement would skip it and take
+            # the hierarchy back as soon as it lets go. Clear it first and let every
+            # peer hear that before asking for the switchover.
+            for t in failed_here:
+                self._set_state(t, State.OSU, "operator in service")
+            self.members.publish(
+                self.config.version,
+                self.config.digest(),
+                self.states,
+                self._had_quorum,
+                self._since(),
+            )
+            await asyncio.sleep(2 * self.definition.heartbeat.interval + 0.2)
         for equiv, root in roots:
-            for holder in holders(view, equiv):
-                if holder.server == self.server:
-                    continue
-                alog.add("193018", tag=root, source=holder.server, target=self.server)
-                await self._ask(holder.server, "release", {"equiv": equiv})
-                self._event("switchover", root, f"{holder.server} -> {self.server}")
+            for holder in serving[equiv]:
+                alog.add("193018", tag=root, source=holder, target=self.server)
+                await self._ask(holder, "release", {"equiv": equiv})
+                self._event("switchover", root, f"{holder} -> {self.server}")
 
     async def before_out_of_service(self, tag: str, alog: ActionLog) -> None:
         roots = self._root_equivs(tag)
@@ -400,11 +431,22 @@ class ClusterEngine(Engine):
         ]
         if ops:
             await self._store(ops)
-        view = self._view(self._had_quorum)
         for equiv, _root in roots:
-            for holder in holders(view, equiv):
-                if holder.server != self.server:
-                    await self._ask(holder.server, "release", {"equiv": equiv})
+            for holder in await self._serving_elsewhere(equiv):
+                await self._ask(holder, "release", {"equiv": equiv})
+
+    async def _serving_elsewhere(self, equiv: str) -> list[str]:
+        """Live peers whose copy is in service, asked now: a heartbeat's view can be one
+        interval old, too old for a switchover decision."""
+        out = []
+        alive = self.members.alive()
+        for copy in self.config.equivalents(equiv):
+            if copy.server == self.server or copy.server not in alive:
+                continue
+            reply = await self._ask(copy.server, "states", {})
+            if State(reply["states"].get(copy.tag, "OSU")).in_service:
+                out.append(copy.server)
+        return out
 
     async def _ask(self, peer: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -477,7 +519,14 @@ class ClusterEngine(Engine):
             src = self.resource(t)
             new_tag = validate_tag(target_tag) if (t == root_tag and target_tag) else t
             new.append(
-                replace(src, server=target, tag=new_tag, priority=target_priority, switchback=sb)
+                replace(
+                    src,
+                    server=target,
+                    tag=new_tag,
+                    priority=target_priority,
+                    switchback=sb,
+                    props=get_kit(src.kit).props_for_copy(src.props),
+                )
             )
         for r in new:
             alog.line(f"Checking extendability for {r.tag}")
@@ -645,6 +694,9 @@ class ClusterEngine(Engine):
                 return {"released": []}
             hierarchy = self.graph().hierarchy(mine[0].tag)
             self._last_holder[equiv] = sender  # it serves it from now on
+            # Do not take it back while the requester is bringing it up (its new state
+            # reaches us with its next heartbeats).
+            self._hold_off[equiv] = (sender, time.monotonic() + self._hold_off_seconds())
             await self._release_quietly(hierarchy, f"released to {sender}")
             return {"released": sorted(hierarchy)}
         if method == "can_extend":

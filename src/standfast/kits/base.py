@@ -141,6 +141,11 @@ class Kit(ABC):
         """Local recovery in place; True when the resource is healthy again."""
         return False
 
+    def props_for_copy(self, props: Mapping[str, PropValue]) -> dict[str, PropValue]:
+        """Properties of another server's copy made by extend (what is only true of the
+        template server is left out)."""
+        return dict(props)
+
     def can_extend(self, ctx: KitContext, resource: Resource) -> None:
         """Checks on a target server before an extend; raise StandfastError to refuse."""
 

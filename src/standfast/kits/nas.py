@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import zlib
+from collections.abc import Mapping
 from typing import ClassVar
 
 from standfast.host import fstab, mounts, system
@@ -37,7 +38,7 @@ from standfast.kits.nfs_source import (
 from standfast.kits.schema import PropertySpec
 from standfast.messages import StandfastError
 from standfast.model.config import ClusterConfig
-from standfast.model.resources import Dependency, Resource
+from standfast.model.resources import Dependency, PropValue, Resource
 from standfast.model.tags import validate_tag
 from standfast.nfs.checks import AccessResult, check_export_access, null_call, resolve_host
 from standfast.nfs.errors import NfsCheckError, NfsTimeout
@@ -306,6 +307,11 @@ class FilesysKit(Kit):
             raise StandfastError("190415", mount_point=mount_point, reason=_failure(report))
         self._mount(ctx, str(by_ip), mount_point, fstype, options)
         return by_ip
+
+    def props_for_copy(self, props: Mapping[str, PropValue]) -> dict[str, PropValue]:
+        # The fstab lines were removed on the template server only: a copy never puts
+        # them into another server's fstab at delete.
+        return {**props, "fstab_lines": ""}
 
     def can_extend(self, ctx: KitContext, resource: Resource) -> None:
         """On the target: its mount point must be absolute, not mounted, and empty or

@@ -454,8 +454,17 @@ class ExportAccess:
         return self.result is AccessResult.OK
 
 
-def _same_export(a: str, b: str) -> bool:
-    return (a.rstrip("/") or "/") == (b.rstrip("/") or "/")
+def _covering_export(exports: Sequence[Export], path: str) -> Export | None:
+    """The listed export that ``path`` is, or lies under (the longest such): a client
+    may mount a subdirectory of an export; the MNT call has the final word on it."""
+    want = path.rstrip("/") or "/"
+    best: Export | None = None
+    for item in exports:
+        base = item.path.rstrip("/") or "/"
+        covers = want == base or want.startswith(base if base == "/" else base + "/")
+        if covers and (best is None or len(base) > len(best.path.rstrip("/") or "/")):
+            best = item
+    return best
 
 
 def check_export_access(
@@ -531,7 +540,7 @@ def check_export_access(
         times["export"] = time.monotonic() - step
         return step_failure(exc, AccessResult.SERVER_HUNG)
     times["export"] = time.monotonic() - step
-    listed = next((item for item in exports if _same_export(item.path, export)), None)
+    listed = _covering_export(exports, export)
     if listed is None:
         return result(
             AccessResult.NOT_EXPORTED,
