@@ -530,7 +530,12 @@ class ClusterEngine(Engine):
             )
         for r in new:
             alog.line(f"Checking extendability for {r.tag}")
-        await self._ask(target, "can_extend", {"resources": [r.to_dict() for r in new]})
+        try:
+            await self._ask(target, "can_extend", {"resources": [r.to_dict() for r in new]})
+        except StandfastError as exc:
+            # The target's own reason first, then the guide's 000008.
+            alog.add(exc.code, **exc.params)
+            raise StandfastError("000008", tag=root_tag, server=target) from None
         alog.line("Pre Extend checks were successful")
         if check_only:
             return ActionOutcome(

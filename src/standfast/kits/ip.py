@@ -263,7 +263,10 @@ class IpKit(Kit):
         ping = _which("ping")
         if ping is None:
             raise StandfastError("190811", address=address.id)
-        argv = [ping, "-c", "1", "-W", "1", "-I", interface, address.id]
+        # Probes every 0.2 s until one is answered or 2 s passed: the kernel retries an
+        # unanswered ARP request only after 1 s, so a shorter wait could miss a conflict.
+        # (This fallback only runs without iputils arping.)
+        argv = [ping, "-c", "1", "-i", "0.2", "-w", "2", "-I", interface, address.id]
         result = _run(argv, PING_TIMEOUT)
         # Only a reply is a conflict: no reply (1) or no route (2) means nobody answered.
         if result.ok:
