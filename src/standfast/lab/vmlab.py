@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -203,6 +204,9 @@ class VmLab:
             index = networks.index(NAS_NETWORK) + 1
             nas_address = self._net_address(index, NAS_HOST)
             self._make_nas_netns(nets[NAS_NETWORK].bridge, nas_address)
+            # A new lab starts with an empty export: data of an earlier lab (a writer's
+            # log, say) would only mislead.
+            shutil.rmtree(self.lab_dir / "nas" / "export", ignore_errors=True)
             self._start_nas(nas_address)
             nas_info = self._nas_info()
         with state.locked(self.lab_dir) as st:
