@@ -299,12 +299,7 @@ def start_nas(settings: LabSettings) -> None:
 @_guarded
 def cut(settings: LabSettings, server: str, network: str) -> None:
     """SERVER loses NETWORK (net1, net2, nas)."""
-    if _netns(settings):
-        from standfast.lab import netns_lab
-
-        netns_lab.set_link(settings.lab_dir, server, network, False)
-    else:
-        _vm(settings).cut(server, network)
+    _set_link(settings, server, network, up=False)
     click.echo(f"{server} cut from {network}")
 
 
@@ -315,13 +310,19 @@ def cut(settings: LabSettings, server: str, network: str) -> None:
 @_guarded
 def heal(settings: LabSettings, server: str, network: str) -> None:
     """SERVER gets NETWORK back."""
+    _set_link(settings, server, network, up=True)
+    click.echo(f"{server} back on {network}")
+
+
+def _set_link(settings: LabSettings, server: str, network: str, *, up: bool) -> None:
     if _netns(settings):
         from standfast.lab import netns_lab
 
-        netns_lab.set_link(settings.lab_dir, server, network, True)
-    else:
+        netns_lab.set_link(settings.lab_dir, server, network, up)
+    elif up:
         _vm(settings).heal(server, network)
-    click.echo(f"{server} back on {network}")
+    else:
+        _vm(settings).cut(server, network)
 
 
 @lab.command()

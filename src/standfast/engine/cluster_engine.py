@@ -791,4 +791,4 @@ class ClusterEngine(Engine):
         return out
 
 
-__all__ = ["ClusterEngine", "asyncio"]
+__all__ = ["ClusterEngine"]

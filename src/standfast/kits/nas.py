@@ -41,7 +41,7 @@ from standfast.model.config import ClusterConfig
 from standfast.model.resources import Dependency, PropValue, Resource
 from standfast.model.tags import validate_tag
 from standfast.nfs.checks import AccessResult, check_export_access, null_call, resolve_host
-from standfast.nfs.errors import NfsCheckError, NfsTimeout
+from standfast.nfs.errors import NfsCheckError
 
 NFS_TYPES = ("nfs", "nfs4")
 
@@ -449,4 +449,4 @@ def _free_device_tag(config: ClusterConfig, server: str, dev_id: str) -> str:
     return f"device-nas{n}"
 
 
-__all__ = ["FilesysKit", "NasDeviceKit", "NfsTimeout", "check_mount_point_free"]
+__all__ = ["FilesysKit", "NasDeviceKit", "check_mount_point_free"]

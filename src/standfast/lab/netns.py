@@ -431,4 +431,4 @@ def dump(c: NetCluster) -> str:
     return "\n".join(out)
 
 
-__all__ = ["NetCluster", "dump", "json", "net_cluster"]
+__all__ = ["NetCluster", "dump", "net_cluster"]
