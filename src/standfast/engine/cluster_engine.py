@@ -185,6 +185,9 @@ class ClusterEngine(Engine):
             return
         self._had_quorum = has_q
         if has_q:
+            # Quorum can come back before any peer was declared failed (so no "joined"
+            # news): the peers' published states may still be from before the cut.
+            self._quiet_until = time.monotonic() + self.members.settle_time
             log.info(Notice.of("193013", server=self.server).text("en"))
             self._event("quorum", self.server, "regained")
             return
