@@ -14,7 +14,9 @@ behind authentication; nothing here acts on a resource except through them.
 - ``/api/servers/{server}/v1/...`` acts on any server of the cluster: for another
   server the request is relayed to that server's remote API, signed with the cluster
   key (HMAC over sender, user, role, time, nonce, method, path and body), so one login
-  on one server manages the whole cluster.
+  on one server manages the whole cluster. The relaying server verifies the other
+  server's HTTPS certificate against the one that server announced over the
+  authenticated cluster channel (pinned), so the reply is as trustworthy as the request.
 - ``/api/v1/stream`` pushes the cluster's status, new events and recent actions as
   server-sent events whenever they change.
 """
@@ -32,7 +34,7 @@ import os
 import pwd
 import re
 import secrets
-import subprocess
+import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -53,6 +55,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from standfast import __version__
 from standfast.api.app import create_app
+from standfast.api.tls import (
+    CertificatePins,
+    ensure_certificate,
+    leaf_certificate,
+    verification_error,
+)
 from standfast.cluster.auth import KeyFileError, load_key
 from standfast.engine.cluster_engine import ClusterEngine
 from standfast.engine.engine import Engine
@@ -88,6 +96,7 @@ _HTTP_STATUS = {
     "194040": 404,
     "194041": 502,
     "194042": 403,
+    "194043": 502,
     "190203": 403,
 }
 
@@ -170,56 +179,6 @@ class RemoteSettings:
 
 def _replace(s: RemoteSettings, **changes: Any) -> RemoteSettings:
     return replace(s, **changes)
-
-
-# -- certificate -----------------------------------------------------------------------
-
-
-def ensure_certificate(
-    directory: Path, server: str, addresses: list[str], *, days: int = 825
-) -> tuple[Path, Path]:
-    """This server's self-signed certificate, made once with ``openssl`` (argv only)
-    for its name and every address it serves on."""
-    cert, key = directory / "remote.crt", directory / "remote.key"
-    if cert.exists() and key.exists():
-        return cert, key
-    directory.mkdir(parents=True, exist_ok=True)
-    names = [f"DNS:{n}" for n in dict.fromkeys([server, "localhost"])]
-    ips = []
-    for a in dict.fromkeys(["127.0.0.1", "::1", *addresses]):
-        with contextlib.suppress(ValueError):
-            ips.append(f"IP:{ipaddress.ip_address(a)}")
-    argv = [
-        "openssl",
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-days",
-        str(days),
-        "-subj",
-        f"/CN={server}/O=Standfast",
-        "-addext",
-        "subjectAltName=" + ",".join(names + ips),
-        "-keyout",
-        str(key),
-        "-out",
-        str(cert),
-    ]
-    old = os.umask(0o077)
-    try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise StandfastError("194060", path=cert, reason=exc) from None
-    finally:
-        os.umask(old)
-    if r.returncode != 0:
-        raise StandfastError("194060", path=cert, reason=r.stderr.strip()[-300:])
-    os.chmod(key, 0o600)
-    return cert, key
 
 
 # -- accounts ----------------------------------------------------------------------------
@@ -541,6 +500,7 @@ def create_remote_app(
         except KeyFileError:
             key = None
     seen_nonces: dict[str, float] = {}
+    pins = CertificatePins(engine) if isinstance(engine, ClusterEngine) else None
     pam_slots = asyncio.Semaphore(4)
 
     app = FastAPI(
@@ -816,7 +776,7 @@ def create_remote_app(
     async def forward(
         server: str, method: str, rest: str, query: str, body: bytes, ident: Identity, lang: str
     ) -> Response:
-        assert isinstance(engine, ClusterEngine) and key is not None
+        assert isinstance(engine, ClusterEngine) and key is not None and pins is not None
         sdef = engine.definition.servers[server]
         ts, nonce = f"{time.time():.3f}", secrets.token_hex(12)
         path = f"/api/relay/{rest}"
@@ -837,20 +797,34 @@ def create_remote_app(
         }
         read = float(engine.tunables.SF_ACTION_TIMEOUT) + 15.0
         reason: object = "no address"
-        for net in sorted(sdef.addresses):
-            url = f"https://{_fmt_host(sdef.addresses[net])}:{relay_port()}{path}"
-            # Requests are authenticated by the cluster key's signature, not by TLS.
-            async with httpx.AsyncClient(
-                verify=False, timeout=httpx.Timeout(read, connect=2.0)
-            ) as c:
-                try:
-                    r = await c.request(
-                        method, url + (f"?{query}" if query else ""), content=body, headers=headers
-                    )
-                except httpx.TransportError as exc:
-                    reason = exc.__class__.__name__ + (f": {exc}" if str(exc) else "")
-                    continue
-            return Response(r.content, r.status_code, media_type="application/json")
+        for attempt in range(2):
+            # The second round only after a certificate mismatch, with the certificate
+            # asked afresh (the server may have restarted with a new one).
+            verify = await pins.context(server, refresh=attempt > 0)
+            mismatch: ssl.SSLCertVerificationError | None = None
+            for net in sorted(sdef.addresses):
+                url = f"https://{_fmt_host(sdef.addresses[net])}:{relay_port()}{path}"
+                async with httpx.AsyncClient(
+                    verify=verify, timeout=httpx.Timeout(read, connect=2.0)
+                ) as c:
+                    try:
+                        r = await c.request(
+                            method,
+                            url + (f"?{query}" if query else ""),
+                            content=body,
+                            headers=headers,
+                        )
+                    except httpx.TransportError as exc:
+                        mismatch = verification_error(exc) or mismatch
+                        reason = exc.__class__.__name__ + (f": {exc}" if str(exc) else "")
+                        continue
+                return Response(r.content, r.status_code, media_type="application/json")
+            if mismatch is None:
+                break
+        if mismatch is not None:
+            notice = StandfastError("194043", server=server, reason=mismatch.verify_message)
+            log.error(notice.text("en"))
+            raise notice
         raise StandfastError("194041", server=server, reason=reason)
 
     async def on_server(
@@ -1011,6 +985,11 @@ async def serve_remote(
             engine.server,
             [host, *_addresses(engine)],
         )
+    if isinstance(engine, ClusterEngine):
+        try:
+            engine.remote_certificate = leaf_certificate(Path(str(certfile)).read_text())
+        except (OSError, ValueError) as exc:
+            raise StandfastError("194060", path=certfile, reason=exc) from None
     app = create_remote_app(engine, settings)
     app.state.port = port
     config = uvicorn.Config(
@@ -1091,7 +1070,6 @@ __all__ = [
     "SessionStore",
     "cluster_view",
     "create_remote_app",
-    "ensure_certificate",
     "required_role",
     "role_of",
     "serve_remote",

@@ -634,6 +634,7 @@ def cluster_init(
         f"cluster {name}: definition {paths.cluster_definition}, key {paths.cluster_key}",
         markup=False,
     )
+    _https_certificate(paths, server, list(definition.servers[server].addresses.values()))
 
 
 @cluster.command("add-server")
@@ -693,6 +694,14 @@ def cluster_show(settings: Settings, as_json: bool) -> None:
             "failover_blocked",
         ]
         render.out.print(render.rows_table(rows, cols, title=f"cluster {d['name']}"))
+        cert = settings.paths.data_dir / "tls" / "remote.crt"
+        if cert.exists():
+            from standfast.api.tls import fingerprint
+
+            render.out.print(
+                f"HTTPS certificate {cert}\n  SHA-256 {fingerprint(cert.read_text())}",
+                markup=False,
+            )
 
     _emit(data, as_json, human)
 
@@ -728,6 +737,20 @@ def cluster_import(settings: Settings, definition: Path, key_file: Path) -> None
     os.chmod(paths.cluster_key, 0o600)
     save_definition(paths.cluster_definition, parsed)
     render.out.print(f"joined cluster {parsed.name}", markup=False)
+    me = server_name()
+    if me in parsed.servers:
+        _https_certificate(paths, me, list(parsed.servers[me].addresses.values()))
+
+
+def _https_certificate(paths: Paths, server: str, addresses: list[str]) -> None:
+    """The certificate this server's GUI and remote API will serve, made now (once) so
+    the administrator can note its fingerprint before the first browser connects."""
+    from standfast.api.tls import ensure_certificate, fingerprint
+
+    cert, _key = ensure_certificate(paths.data_dir / "tls", server, addresses)
+    render.out.print(
+        f"HTTPS certificate {cert}\n  SHA-256 {fingerprint(cert.read_text())}", markup=False
+    )
 
 
 cli.add_command(lab)

@@ -10,8 +10,9 @@ from rich.table import Table
 
 STATE_STYLE = {"ISP": "green", "ISU": "yellow", "OSU": "bright_black", "OSF": "red"}
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes: ":ab:" in a fingerprint or a path must print as written.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def _walk(node: Mapping[str, Any], depth: int) -> Iterable[tuple[int, Mapping[str, Any]]]:

@@ -78,6 +78,9 @@ class ClusterEngine(Engine):
         self._confirmations: dict[str, dict[str, object]] = {}
         self._fenced: set[str] = set()
         self._fence_retry_at: dict[str, float] = {}
+        #: The PEM certificate this server's remote API serves (set when it starts); peers
+        #: pin it for the requests they relay here.
+        self.remote_certificate: str | None = None
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -144,7 +147,14 @@ class ClusterEngine(Engine):
         for equiv in {r.equiv for r in self.config.resources.values()}:
             serving = holders(view, equiv)
             if serving:
-                self._last_holder[equiv] = serving[0].server
+                holder = serving[0].server
+                released = self._hold_off.get(equiv)
+                if holder == self.server and released is not None and now < released[1]:
+                    # Still going down after a release: the requester holds it from now
+                    # on, even before its heartbeats say so (if it fails in between, its
+                    # failure is a failover, with fencing and confirmation).
+                    continue
+                self._last_holder[equiv] = holder
         for placement in place(view):
             if placement.kind is PlacementKind.RESTORE and (
                 quiet or self._held_off(placement.equiv, view.alive)
@@ -350,6 +360,7 @@ class ClusterEngine(Engine):
     async def _failover_restore(self, p: Placement, root: Resource, hierarchy: set[str]) -> None:
         previous = self._last_holder.get(p.equiv, "") or self._likely_holder(p.equiv)
         detected = self.members.failed_at.get(previous) if previous else None
+        heard = self.members.last_heard_at.get(previous) if previous else None
         failed_peer = (
             bool(previous) and previous != self.server and (previous not in self.members.alive())
         )
@@ -378,6 +389,9 @@ class ClusterEngine(Engine):
         if detected is not None:
             data["detected_at"] = time.time() - (done - detected)
             data["detect_to_in_service_seconds"] = round(done - detected, 3)
+            if heard is not None and heard <= detected:
+                data["last_heard_at"] = time.time() - (done - heard)
+                data["outage_seconds"] = round(done - heard, 3)
         kind = "failover" if previous and previous != self.server else "restore"
         self._event(kind, p.tag, f"{previous or '-'} -> {self.server}", data)
 
@@ -422,7 +436,7 @@ class ClusterEngine(Engine):
         for equiv, root in roots:
             for holder in serving[equiv]:
                 alog.add("193018", tag=root, source=holder, target=self.server)
-                await self._ask(holder, "release", {"equiv": equiv})
+                await self.ask(holder, "release", {"equiv": equiv})
                 self._event("switchover", root, f"{holder} -> {self.server}")
 
     async def before_out_of_service(self, tag: str, alog: ActionLog) -> None:
@@ -436,7 +450,7 @@ class ClusterEngine(Engine):
             await self._store(ops)
         for equiv, _root in roots:
             for holder in await self._serving_elsewhere(equiv):
-                await self._ask(holder, "release", {"equiv": equiv})
+                await self.ask(holder, "release", {"equiv": equiv})
 
     async def _serving_elsewhere(self, equiv: str) -> list[str]:
         """Live peers whose copy is in service, asked now: a heartbeat's view can be one
@@ -446,12 +460,12 @@ class ClusterEngine(Engine):
         for copy in self.config.equivalents(equiv):
             if copy.server == self.server or copy.server not in alive:
                 continue
-            reply = await self._ask(copy.server, "states", {})
+            reply = await self.ask(copy.server, "states", {})
             if State(reply["states"].get(copy.tag, "OSU")).in_service:
                 out.append(copy.server)
         return out
 
-    async def _ask(self, peer: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def ask(self, peer: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
             timeout = self.tunables.SF_ACTION_TIMEOUT
             # The peer's handler gets nearly the whole time; the channel keeps the rest.
@@ -534,7 +548,7 @@ class ClusterEngine(Engine):
         for r in new:
             alog.line(f"Checking extendability for {r.tag}")
         try:
-            await self._ask(target, "can_extend", {"resources": [r.to_dict() for r in new]})
+            await self.ask(target, "can_extend", {"resources": [r.to_dict() for r in new]})
         except StandfastError as exc:
             # The target's own reason first, then the guide's 000008.
             alog.add(exc.code, **exc.params)
@@ -598,7 +612,7 @@ class ClusterEngine(Engine):
             states = dict(self.states)
         elif server in self.members.alive():
             # Ask, not the heartbeat's view: that may be one interval old.
-            reply = await self._ask(server, "states", {})
+            reply = await self.ask(server, "states", {})
             states = {t: State(v) for t, v in reply["states"].items()}
         else:
             states = {}
@@ -613,7 +627,7 @@ class ClusterEngine(Engine):
         alog.line(f"Target Server = {server}")
         alog.line(f"Target Tag = {target_copy.tag}")
         if server in self.members.alive() and server != self.server:
-            await self._ask(server, "kit_delete", {"tags": sorted(hierarchy)})
+            await self.ask(server, "kit_delete", {"tags": sorted(hierarchy)})
         elif server == self.server:
             await self._kit_delete_local(sorted(hierarchy))
         await self._store([DeleteResource(server, t) for t in graph.stop_order(hierarchy)])
@@ -632,14 +646,14 @@ class ClusterEngine(Engine):
         for server, tags in sorted(by_server.items()):
             if server not in alive:
                 continue
-            reply = await self._ask(server, "states", {})
+            reply = await self.ask(server, "states", {})
             for t in sorted(tags):
                 if State(reply["states"].get(t, "OSU")).in_service:
                     raise StandfastError("190016", tag=t, server=server)
         ops: list[Operation] = []
         for server, tags in sorted(by_server.items()):
             if server in alive:
-                await self._ask(server, "kit_delete", {"tags": sorted(tags)})
+                await self.ask(server, "kit_delete", {"tags": sorted(tags)})
             else:
                 alog.line(
                     f"Server {server} is down: its copy leaves the configuration, but "
@@ -716,6 +730,8 @@ class ClusterEngine(Engine):
             return self.status()
         if method == "states":
             return {"states": {t: str(v) for t, v in self.states.items()}}
+        if method == "remote_certificate":
+            return {"pem": self.remote_certificate or ""}
         raise StandfastError("190206", detail=f"unknown peer request {method}")
 
     async def _can_extend_here(self, resources: list[Resource]) -> dict[str, Any]:

@@ -64,6 +64,9 @@ class Membership:
         self.started_at = time.monotonic()
         self.news = PeerNews()
         self.failed_at: dict[str, float] = {}  # peer -> when it was declared failed
+        # peer -> the last heartbeat heard from it before it was declared failed: the
+        # failure happened after this, so "last heard -> in service here" bounds the outage.
+        self.last_heard_at: dict[str, float] = {}
         self._key = key
         self.witness_view = WitnessView(reachable=False, granted=False, detail="not asked yet")
         self._witness_task: asyncio.Task[None] | None = None
@@ -97,6 +100,15 @@ class Membership:
             now = time.monotonic()
             self.news.failed[event.peer] = now
             self.failed_at[event.peer] = now
+            heard = [
+                st.last_heard
+                for st in self.heartbeat.path_details().get(event.peer, {}).values()
+                if st.last_heard is not None
+            ]
+            if heard:
+                # The heartbeat's clock is the event loop's (monotonic); map it to ours.
+                loop_now = asyncio.get_running_loop().time()
+                self.last_heard_at[event.peer] = now - (loop_now - max(heard))
         if event.peer_joined or event.restarted:
             self.news.joined[event.peer] = time.monotonic()
 

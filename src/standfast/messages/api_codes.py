@@ -113,6 +113,18 @@ API_MESSAGES: tuple[MessageDef, ...] = (
         "サーバ{peer}から中継されたリクエストを拒否しました: {reason}",
     ),
     MessageDef(
+        "194043",
+        _ERR,
+        "Server {server} presented an HTTPS certificate other than the one it announced "
+        "over the cluster channel: {reason}",
+        "サーバ{server}が、クラスタ通信路で通知した証明書とは異なる HTTPS 証明書を"
+        "提示しました: {reason}",
+        action_en="If the server's certificate was replaced, its daemon announces the new "
+        "one on restart; otherwise something on the network answers in its place.",
+        action_ja="サーバの証明書を入れ替えた場合は、デーモンの再起動で新しい証明書が通知されます。"
+        "そうでない場合は、ネットワーク上の別の機器がそのサーバになりすましています。",
+    ),
+    MessageDef(
         "194060",
         _ERR,
         "Cannot prepare the HTTPS certificate {path}: {reason}",
@@ -158,6 +170,7 @@ API_FIELDS: dict[str, frozenset[str]] = {
     "194040": frozenset({"server"}),
     "194041": frozenset({"server", "reason"}),
     "194042": frozenset({"peer", "reason"}),
+    "194043": frozenset({"server", "reason"}),
     "194060": frozenset({"path", "reason"}),
     "194061": frozenset({"host", "port"}),
     "194062": frozenset({"name", "value", "reason"}),

@@ -343,7 +343,7 @@ function fmtTime(ts) {
 
 function eventDuration(e) {
   const d = e.data || {};
-  const v = d.detect_to_in_service_seconds ?? d.restore_seconds;
+  const v = d.outage_seconds ?? d.detect_to_in_service_seconds ?? d.restore_seconds;
   return typeof v === "number" ? v : null;
 }
 
@@ -416,7 +416,11 @@ function renderChart() {
     const h = ((H - T - B) * v) / top;
     const x = L + slot * i + (slot - bw) / 2;
     const bar = svg("rect", { class: "bar", x, y: H - B - h, width: bw, height: Math.max(h, 1), rx: 3 });
-    bar.append(svg("title", {}, `${e.tag}: ${e.detail} — ${v.toFixed(3)} s`));
+    const d = e.data || {};
+    const parts = typeof d.outage_seconds === "number" && typeof d.detect_to_in_service_seconds === "number"
+      ? ` (${t("chart.breakdown", { detect: (d.outage_seconds - d.detect_to_in_service_seconds).toFixed(2), takeover: d.detect_to_in_service_seconds.toFixed(2) })})`
+      : "";
+    bar.append(svg("title", {}, `${e.tag}: ${e.detail} — ${v.toFixed(3)} s${parts}`));
     root.append(bar);
     root.append(svg("text", { class: "bar-label", x: x + bw / 2, y: H - B - h - 4, "text-anchor": "middle" }, v.toFixed(2)));
     root.append(svg("text", { x: x + bw / 2, y: H - B + 14, "text-anchor": "middle" }, fmtTime(e.ts)));
