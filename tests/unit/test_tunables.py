@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-from standfast.config.tunables import Tunables, load_tunables, parse_defaults
+from standfast.config.tunables import (
+    ENVIRONMENT_SETTINGS,
+    Tunables,
+    load_tunables,
+    parse_defaults,
+)
 
 P = Path("/etc/default/standfast")
 
@@ -64,3 +70,28 @@ def test_missing_file_is_defaults_unreadable_is_reported(tmp_path: Path) -> None
     d.mkdir()
     t, notices = load_tunables(d, "s1")
     assert codes(notices) == ["190301"]
+
+
+def test_daemon_environment_settings_may_stand_in_the_file() -> None:
+    """systemd reads the same file as the daemon's environment: its settings are not
+    unknown tunables, but a misspelt one is."""
+    text = "STANDFAST_REMOTE_LISTEN=0.0.0.0:7443\nSTANDFAST_SESSION_TTL=3600\n"
+    t, notices = parse_defaults(text + "STANDFAST_REMOTE_LISTN=off\n", P, "s1")
+    assert [(n.code, n.params["name"]) for n in notices] == [("190303", "STANDFAST_REMOTE_LISTN")]
+    assert t == Tunables()
+
+
+def test_every_environment_setting_the_code_reads_is_known() -> None:
+    """Each STANDFAST_* name in the package is a daemon setting listed as such, or one
+    of the few that are not settings (the tunables file's own path, lab and fencing)."""
+    not_settings = {
+        "STANDFAST_DEFAULTS",
+        "STANDFAST_FENCE_TARGET",
+        "STANDFAST_LAB_CACHE",
+        "STANDFAST_LAB_DIR",
+    }
+    src = Path(__file__).resolve().parents[2] / "src" / "standfast"
+    used = set()
+    for f in src.rglob("*.py"):
+        used |= set(re.findall(r"\"(STANDFAST_[A-Z_]+)\"", f.read_text()))
+    assert used - not_settings == set(ENVIRONMENT_SETTINGS)

@@ -128,6 +128,8 @@ def parse_defaults(text: str, path: Path, server: str) -> tuple[Tunables, list[N
             continue
         # One quoted word stays as written; several words are rejoined for the parser.
         text_value = words[0] if len(words) == 1 else shlex.join(words)
+        if name in ENVIRONMENT_SETTINGS:
+            continue
         parser = _PARSERS.get(name)
         if parser is None:
             notices.append(Notice.of("190303", name=name, path=path))
@@ -152,6 +154,28 @@ def parse_defaults(text: str, path: Path, server: str) -> tuple[Tunables, list[N
             sources=sources,
         )
     return tunables, notices
+
+
+#: Settings the daemon reads from its environment. systemd reads them from this same
+#: file (the unit's ``EnvironmentFile=-/etc/default/standfast``), so they may stand
+#: here beside the tunables; they are not tunables and are not reported as unknown.
+ENVIRONMENT_SETTINGS = frozenset(
+    {
+        "STANDFAST_HOME",
+        "STANDFAST_DATA_DIR",
+        "STANDFAST_SOCKET",
+        "STANDFAST_LOG",
+        "STANDFAST_FSTAB",
+        "STANDFAST_MOUNTINFO",
+        "STANDFAST_SERVER",
+        "STANDFAST_LANG",
+        "STANDFAST_REMOTE_LISTEN",
+        "STANDFAST_TLS_CERT",
+        "STANDFAST_TLS_KEY",
+        "STANDFAST_SESSION_TTL",
+        "STANDFAST_PAM_SERVICE",
+    }
+)
 
 
 def load_tunables(path: Path, server: str) -> tuple[Tunables, list[Notice]]:
