@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from standfast.lab.netns import dump, net_cluster
+from standfast.lab.netns import NetCluster, dump, net_cluster
 
 pytestmark = [pytest.mark.root, pytest.mark.daemon]
 
@@ -126,3 +127,67 @@ def test_failover_waits_for_confirmation(tmp_path: Path) -> None:
         assert [p["tag"] for p in pending] == ["app"]
         c.cli("server2", "failover-answer", "app", "proceed")
         c.wait_for("app", "server2", timeout=5)
+
+
+def quorum_of(c: NetCluster, server: str) -> dict[str, Any]:
+    return dict(c.api(server, "GET", "/v1/status")["cluster"]["quorum"])
+
+
+def test_storage_witness_keeps_one_side_in_two_servers(tmp_path: Path) -> None:
+    """Two servers and a lease file both reach (the storage witness). Cut off from each
+    other, only the lease holder keeps quorum: the other side releases, or never takes
+    over a hierarchy it can no longer see, so nothing ever runs twice."""
+    work = tmp_path / "c"
+    work.mkdir(parents=True)
+    lease = work / "witness-lease"
+    extra = {"witness": {"lease_path": str(lease), "ttl": 3.0, "io_timeout": 1.0}}
+    with net_cluster(
+        work, count=2, tag="s", defaults=DEFAULTS, quorum="storage_witness", definition_extra=extra
+    ) as c:
+        # server2 starts first and takes the lease; server1 joins without it.
+        c.start("server2")
+        deadline = time.monotonic() + 10
+        while quorum_of(c, "server2")["votes"] < 2:
+            assert time.monotonic() < deadline, quorum_of(c, "server2")
+            time.sleep(0.2)
+        c.start("server1")
+        time.sleep(c.settle_seconds() + 1.0)
+        assert quorum_of(c, "server1")["has_quorum"] and quorum_of(c, "server2")["votes"] == 3
+        assert quorum_of(c, "server1")["votes"] == 2  # itself and server2, not the lease
+        c.cli("server1", "resource", "create", "--kit", "app", "--tag", "app", *c.app_props("app"))
+        c.cli("server1", "resource", "extend", "app", "--target", "server2")
+        assert c.where("app") == ["server1"]
+
+        # server1, holding the application but not the lease, is cut off: it loses
+        # quorum and releases; server2 (lease) takes over.
+        c.cut("server1", "net1")
+        c.cut("server1", "net2")
+        c.wait_for("app", "server2", timeout=15)
+        deadline = time.monotonic() + 10
+        while c.states("server1")["app"] != "OSU" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert c.states("server1")["app"] == "OSU"
+        assert quorum_of(c, "server1")["has_quorum"] is False
+        assert quorum_of(c, "server2")["has_quorum"] is True
+        assert c.overlaps("app") == [], dump(c)
+
+        # Healed, then server2 (application and lease) is cut off: it keeps both;
+        # server1 sees server2 fail but, without quorum, never takes the application.
+        c.heal("server1", "net1")
+        c.heal("server1", "net2")
+        deadline = time.monotonic() + 15
+        while not quorum_of(c, "server1")["has_quorum"]:
+            assert time.monotonic() < deadline, dump(c)
+            time.sleep(0.2)
+        time.sleep(c.settle_seconds())
+        assert c.where("app") == ["server2"]
+        c.cut("server2", "net1")
+        c.cut("server2", "net2")
+        watch_until = time.monotonic() + 8.0  # beyond detection (1.5 s) and a lease ttl
+        while time.monotonic() < watch_until:
+            assert c.states("server1")["app"] != "ISP", dump(c)
+            time.sleep(0.1)
+        assert c.where("app") == ["server2"]
+        assert quorum_of(c, "server1")["has_quorum"] is False
+        assert quorum_of(c, "server2")["has_quorum"] is True
+        assert c.overlaps("app") == [], dump(c)

@@ -178,8 +178,18 @@ def _check_options(d: ClusterDef) -> None:
     if d.quorum == "tcp_witness":
         _ip(d.witness.get("host"), "witness", "witness")
         int(d.witness["port"])
-    if d.quorum == "storage_witness" and not str(d.witness.get("lease_path", "")).startswith("/"):
-        raise StandfastError("193001", reason="storage witness needs an absolute lease_path")
+    if d.quorum == "storage_witness":
+        if not str(d.witness.get("lease_path", "")).startswith("/"):
+            raise StandfastError("193001", reason="storage witness needs an absolute lease_path")
+        ttl = float(d.witness.get("ttl", 6.0))
+        io_timeout = float(d.witness.get("io_timeout", 2.0))
+        if not (io_timeout > 0 and ttl >= 2 * io_timeout):
+            # A lease must outlive the slowest renewal, or two holders could overlap.
+            raise StandfastError(
+                "193001",
+                reason=f"storage witness: ttl ({ttl:g} s) must be at least twice "
+                f"io_timeout ({io_timeout:g} s)",
+            )
     if d.fencing:
         fence_config(d)  # raises FenceConfigError, a numbered refusal (192062)
     if d.confirm_failover:

@@ -43,6 +43,15 @@ class PeerNews:
     joined: dict[str, float] = field(default_factory=dict)
 
 
+def _witness_ended(task: asyncio.Task[None]) -> None:
+    """The witness loop runs for the daemon's life: an end other than cancellation is
+    an error an administrator must see (quorum then never counts the witness)."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    log.error("192004: witness loop stopped: %s", exc or "returned", exc_info=exc)
+
+
 class Membership:
     def __init__(self, definition: ClusterDef, key: bytes, local: str, handler: Handler) -> None:
         self.definition = definition
@@ -87,6 +96,7 @@ class Membership:
         self.started_at = time.monotonic()
         if self.definition.quorum in ("tcp_witness", "storage_witness"):
             self._witness_task = asyncio.create_task(self._witness_loop())
+            self._witness_task.add_done_callback(_witness_ended)
 
     async def stop(self) -> None:
         if self._witness_task is not None:
