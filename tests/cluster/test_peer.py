@@ -156,6 +156,17 @@ async def test_call_round_trips_and_reuses_its_connection(
     assert client.idle_connections("server2") == 1
 
 
+async def test_a_whole_configuration_fits_in_one_call(client: PeerClient) -> None:
+    """Requests and replies far beyond a datagram (a large cluster's configuration is
+    pushed in one call) travel whole; only past the frame limit is one refused, before
+    anything is sent."""
+    blob = "r" * 1_500_000
+    result = await client.call("server2", "echo", {"config": blob}, timeout=5.0)
+    assert result["params"]["config"] == blob
+    with pytest.raises(ValueError, match="more than"):
+        await client.call("server2", "echo", {"config": "r" * 5_000_000}, timeout=5.0)
+
+
 async def test_standfast_error_arrives_with_its_code(client: PeerClient) -> None:
     with pytest.raises(PeerError) as info:
         await client.call("server2", "refuse", {}, timeout=2.0)
@@ -280,7 +291,7 @@ async def test_unknown_peer_and_bad_arguments(client: PeerClient) -> None:
     with pytest.raises(ValueError):
         await client.call("server2", "echo", {"x": object()}, timeout=1.0)
     with pytest.raises(ValueError):
-        await client.call("server2", "echo", {"x": "y" * 70000}, timeout=1.0)
+        await client.call("server2", "echo", {"x": "y" * 4_200_000}, timeout=1.0)
     with pytest.raises(ValueError):
         await client.call("server2", "reply", {}, timeout=1.0)
 

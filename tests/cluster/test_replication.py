@@ -3,6 +3,7 @@ changed the configuration while cut off converge on one version, deterministical
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -67,3 +68,35 @@ def test_changes_made_apart_converge(tmp_path: Path) -> None:
         assert final in (v1, v2)
         loser = "server2" if final == v1 else "server1"
         assert "193016" in c.servers[loser].log_file.read_text()
+
+
+def test_a_configuration_larger_than_a_datagram_replicates(tmp_path: Path) -> None:
+    """Hundreds of resources: the whole configuration (far beyond 64 KiB) is pushed to
+    the other server and fetched by one that comes back."""
+    with net_cluster(tmp_path / "c", count=2, tag="b", defaults="", quorum="none") as c:
+        c.start_all()
+        time.sleep(c.settle_seconds())
+        c.cli("server1", "resource", "create", "--kit", "app", "--tag", "app", *c.app_props("app"))
+        c.cli("server1", "resource", "out-of-service", "app")
+        cfg = config_of(c, "server1")
+        template = next(r for r in cfg["resources"] if r["tag"] == "app")  # type: ignore[union-attr]
+        many = []
+        for i in range(400):
+            r = json.loads(json.dumps(template))
+            r["tag"] = r["id"] = r["equiv"] = f"app{i:03d}"
+            many.append(r)
+        cfg["resources"] = many
+        cfg["targets"] = []
+        backup = tmp_path / "big.json"
+        backup.write_text(json.dumps(cfg))
+        assert backup.stat().st_size > 2 * 65536
+        c.stop("server2")
+        c.cli("server1", "config", "restore", str(backup))
+        c.start("server2")  # comes back: fetches the whole configuration
+        got = wait_same_config(c, ["server1", "server2"], timeout=15)
+        assert len(got["resources"]) == 400  # type: ignore[arg-type]
+        # And a change made now is pushed whole.
+        c.cli("server1", "resource", "set", "app007", "--prop", "check_timeout=9")
+        got = wait_same_config(c, ["server1", "server2"], timeout=10)
+        props = next(r["props"] for r in got["resources"] if r["tag"] == "app007")  # type: ignore[union-attr]
+        assert props["check_timeout"] == 9.0

@@ -166,3 +166,25 @@ def test_operations_round_trip_through_json_form() -> None:
         DeleteDependency(Dependency("s1", "p", "c")),
     ):
         assert op_from_dict(op_to_dict(op)) == op  # type: ignore[arg-type]
+
+
+def test_a_server_with_more_states_than_a_heartbeat_carries_is_refused() -> None:
+    """Every heartbeat reports the server's states: a configuration whose states could
+    not fit is refused (190021) and nothing changes."""
+    from standfast.model.config import STATE_REPORT_BUDGET, state_report_size
+
+    def app(i: int, tag_len: int = 40) -> Resource:
+        tag = f"a{i:05d}".ljust(tag_len, "x")
+        return Resource("s1", tag, "app", tag, Switchback.INTELLIGENT, 1, equiv=tag)
+
+    per = state_report_size([app(0)], "s1")
+    fits = STATE_REPORT_BUDGET // per
+    cfg = ClusterConfig().apply([AddResource(app(i)) for i in range(fits)])
+    assert len(cfg.resources) == fits
+    with pytest.raises(StandfastError) as exc:
+        cfg.apply([AddResource(app(fits))])
+    assert exc.value.code == "190021"
+    assert exc.value.params["server"] == "s1" and exc.value.params["count"] == fits + 1
+    # Another server has its own heartbeat and its own budget.
+    other = Resource("s2", "b", "app", "b", Switchback.INTELLIGENT, 1, equiv="b")
+    assert len(cfg.apply([AddResource(other)]).resources) == fits + 1

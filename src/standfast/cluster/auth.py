@@ -146,8 +146,9 @@ def _canonical_body(envelope: Envelope) -> bytes:
     return text.encode("ascii")
 
 
-def seal(key: bytes, envelope: Envelope) -> bytes:
-    """Encode and authenticate ``envelope``; raises ValueError for an unsendable one."""
+def seal(key: bytes, envelope: Envelope, *, max_size: int = MAX_MESSAGE_SIZE) -> bytes:
+    """Encode and authenticate ``envelope``; raises ValueError for an unsendable one
+    (``max_size``: a datagram's by default; the peer channel's frames are larger)."""
     if len(key) < MIN_KEY_BYTES:
         raise ValueError(f"cluster key must be at least {MIN_KEY_BYTES} bytes")
     if envelope.version != PROTOCOL_VERSION:
@@ -172,8 +173,8 @@ def seal(key: bytes, envelope: Envelope) -> bytes:
     )
     signed = header + body
     data = signed + _mac(key, signed)
-    if len(data) > MAX_MESSAGE_SIZE:
-        raise ValueError(f"sealed message is {len(data)} bytes, more than {MAX_MESSAGE_SIZE}")
+    if len(data) > max_size:
+        raise ValueError(f"sealed message is {len(data)} bytes, more than {max_size}")
     return data
 
 
@@ -185,6 +186,7 @@ def open_sealed(
     receiver: str | None = None,
     guard: ReplayGuard | None = None,
     path: str = "",
+    max_size: int = MAX_MESSAGE_SIZE,
 ) -> Envelope:
     """Authenticate and decode ``data``.
 
@@ -194,8 +196,8 @@ def open_sealed(
     """
     if len(data) < HEADER_SIZE + TAG_SIZE:
         raise Malformed(f"datagram of {len(data)} bytes is too short")
-    if len(data) > MAX_MESSAGE_SIZE:
-        raise Malformed(f"datagram of {len(data)} bytes is too long")
+    if len(data) > max_size:
+        raise Malformed(f"message of {len(data)} bytes is too long")
     magic, version, flags, reserved, boot_id, seq, timestamp, body_len = _HEADER.unpack_from(data)
     if magic != MAGIC:
         raise Malformed("bad magic")
@@ -257,6 +259,7 @@ class Sealer:
         *,
         boot_id: int | None = None,
         clock: Callable[[], float] = time.time,
+        max_size: int = MAX_MESSAGE_SIZE,
     ) -> None:
         if len(key) < MIN_KEY_BYTES:
             raise ValueError(f"cluster key must be at least {MIN_KEY_BYTES} bytes")
@@ -266,6 +269,7 @@ class Sealer:
         self.boot_id = new_boot_id() if boot_id is None else boot_id
         self._seq = 0
         self._clock = clock
+        self.max_size = max_size
 
     @property
     def last_seq(self) -> int:
@@ -286,7 +290,7 @@ class Sealer:
         )
 
     def seal(self, receiver: str, msg_type: str, body: JSONObject | None = None) -> bytes:
-        return seal(self._key, self.envelope(receiver, msg_type, body))
+        return seal(self._key, self.envelope(receiver, msg_type, body), max_size=self.max_size)
 
 
 # --------------------------------------------------------------------------- replay

@@ -52,7 +52,7 @@ log = logging.getLogger("standfast.cluster")
 
 HEARTBEAT_TYPE = "heartbeat"
 DEFAULT_CLUSTER = "standfast"
-MAX_PAYLOAD_BYTES = 8192
+MAX_PAYLOAD_BYTES = 32768  # leaves room in a 64 KiB datagram for the envelope
 LOG_EVERY = 10.0  # seconds between log lines for the same kind of dropped datagram
 STOP_TIMEOUT = 2.0
 STALL_GRACE = 0.02  # after a blocked event loop, read pending datagrams before judging

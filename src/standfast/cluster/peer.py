@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from standfast.cluster.auth import (
-    MAX_MESSAGE_SIZE,
     BadSignature,
     Envelope,
     JSONObject,
@@ -72,8 +71,10 @@ ID_KEY: Final = "_id"
 DEADLINE_KEY: Final = "_deadline"
 DEFAULT_DEADLINE: Final = 30.0
 MAX_DEADLINE: Final = 3600.0
-# A frame holds one sealed envelope; auth.py caps envelopes at MAX_MESSAGE_SIZE (64 KiB).
-MAX_FRAME_SIZE: Final = MAX_MESSAGE_SIZE
+# A frame holds one sealed envelope. Larger than a heartbeat datagram (64 KiB): a whole
+# configuration travels in one (about 500 bytes per resource instance), yet bounded, as
+# a frame is read whole before it is authenticated.
+MAX_FRAME_SIZE: Final = 4 * 1024 * 1024
 _LENGTH = struct.Struct(">I")
 _ID_LENGTH = 32  # hex digits (128 random bits)
 
@@ -205,7 +206,11 @@ class PeerServer:
         self._key = key
         self._listen = [(str(h), int(p)) for h, p in listen]
         self._handler = handler
-        self._sealer = sealer if sealer is not None else Sealer(key, cluster, local_name)
+        self._sealer = (
+            sealer
+            if sealer is not None
+            else Sealer(key, cluster, local_name, max_size=MAX_FRAME_SIZE)
+        )
         if self._sealer.sender != local_name or self._sealer.cluster != cluster:
             raise ValueError("the sealer must seal for this server and cluster")
         self._idle_timeout = idle_timeout
@@ -371,7 +376,13 @@ class PeerServer:
 
     def _authenticate(self, data: bytes, source: str, path: str) -> Envelope | None:
         try:
-            envelope = open_sealed(self._key, data, cluster=self.cluster, receiver=self.local_name)
+            envelope = open_sealed(
+                self._key,
+                data,
+                cluster=self.cluster,
+                receiver=self.local_name,
+                max_size=MAX_FRAME_SIZE,
+            )
         except BadSignature as exc:
             self._drop(DROP_FORGED, FORGED_MESSAGE, path, source, exc)
             return None
@@ -543,7 +554,11 @@ class PeerClient:
         self.cluster = cluster
         self._key = key
         self._peers = {name: [(str(h), int(p)) for h, p in addrs] for name, addrs in peers.items()}
-        self._sealer = sealer if sealer is not None else Sealer(key, cluster, local_name)
+        self._sealer = (
+            sealer
+            if sealer is not None
+            else Sealer(key, cluster, local_name, max_size=MAX_FRAME_SIZE)
+        )
         if self._sealer.sender != local_name or self._sealer.cluster != cluster:
             raise ValueError("the sealer must seal for this server and cluster")
         self._max_idle = max_idle_per_path
@@ -752,7 +767,13 @@ class PeerClient:
 
     def _open_reply(self, peer: str, data: bytes, rid: str) -> JSONObject:
         try:
-            envelope = open_sealed(self._key, data, cluster=self.cluster, receiver=self.local_name)
+            envelope = open_sealed(
+                self._key,
+                data,
+                cluster=self.cluster,
+                receiver=self.local_name,
+                max_size=MAX_FRAME_SIZE,
+            )
         except (BadSignature, Malformed, WrongCluster, Misdirected) as exc:
             log.warning("%s: dropped a reply from server %s: %s", FORGED_MESSAGE, peer, exc)
             raise _PathFailed(f"unauthentic reply: {exc}") from None

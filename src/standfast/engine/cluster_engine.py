@@ -102,7 +102,8 @@ class ClusterEngine(Engine):
         states: dict[str, dict[str, State]] = {self.server: dict(self.states)}
         since: dict[str, dict[str, float]] = {self.server: self._since()}
         for peer in alive - {self.server}:
-            states[peer] = self.members.peer_states(peer)
+            copies = [t for (srv, t) in self.config.resources if srv == peer]
+            states[peer] = self.members.peer_states_known(peer, copies)
             since[peer] = self.members.peer_since(peer)
         busy_equivs = frozenset(
             self.resource(t).equiv for t in self._busy if (self.server, t) in self.config.resources
@@ -246,11 +247,11 @@ class ClusterEngine(Engine):
     def _adopt(self, theirs: ClusterConfig, peer: str) -> bool:
         if (theirs.version, theirs.digest()) <= (self.config.version, self.config.digest()):
             return False
-        log.warning(
-            Notice.of("193016", version=theirs.version, peer=peer, local=self.config.version).text(
-                "en"
-            )
-        )
+        # A newer version is ordinary replication; the same version with other contents
+        # means both sides changed it apart, and the local change is dropped: warn.
+        code = "193021" if theirs.version > self.config.version else "193016"
+        notice = Notice.of(code, version=theirs.version, peer=peer, local=self.config.version)
+        log.log(logging.INFO if code == "193021" else logging.WARNING, notice.text("en"))
         self.config = self.store.replace_config(theirs, origin=peer)
         for srv, tag in self.config.resources:
             if srv == self.server:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,7 +216,9 @@ class Membership:
                 "v": version,
                 "dg": digest,
                 "q": int(quorum),
-                "st": {tag: str(s) for tag, s in sorted(states.items())},
+                # OSU, the usual state of a backup, goes unsaid: peers read a missing
+                # tag of a server they hear as OSU (peer_states_known).
+                "st": {tag: str(s) for tag, s in sorted(states.items()) if s is not State.OSU},
                 "sn": {tag: round(t, 3) for tag, t in sorted(since.items())},
             }
         )
@@ -236,6 +238,14 @@ class Membership:
                 except ValueError:
                     out[str(tag)] = State.UNKNOWN
         return out
+
+    def peer_states_known(self, peer: str, tags: Iterable[str]) -> dict[str, State]:
+        """``peer``'s state of each of ``tags`` (its copies): what its heartbeat says,
+        OSU for a tag it leaves out; nothing before its first heartbeat."""
+        if self.peer_info(peer) is None:
+            return {}
+        reported = self.peer_states(peer)
+        return {**{t: State.OSU for t in tags}, **reported}
 
     def peer_since(self, peer: str) -> dict[str, float]:
         raw = (self.peer_info(peer) or {}).get("sn") or {}

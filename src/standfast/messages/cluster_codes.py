@@ -139,4 +139,10 @@ CLUSTER_MESSAGES: tuple[MessageDef, ...] = (
         "Target server {server} refused the extension of {tag}: {reason}",
         "ターゲット・サーバ {server} が {tag} の拡張を拒否しました: {reason}",
     ),
+    MessageDef(
+        "193021",
+        _INFO,
+        "Configuration version {version} from server {peer} adopted (local version was {local})",
+        "サーバ {peer} の構成バージョン {version} を採用しました (ローカルのバージョンは {local})",
+    ),
 )

@@ -156,6 +156,16 @@ _MODEL = (
         "リソース{tag}は階層のルートではありません。ルートのタグ({root})を指定してください",
     ),
     MessageDef(
+        "190021",
+        _ERR,
+        "Server {server} would hold {count} resource instances: their states take {size}"
+        " bytes, more than a heartbeat carries ({limit})",
+        "サーバ{server}のリソース・インスタンスが{count}個になります: その状態は{size}バイトで、"
+        "ハートビートで送れる量({limit})を超えます",
+        action_en="Use shorter tags, or spread the hierarchies over more servers.",
+        action_ja="タグを短くするか、階層を複数のサーバに分散してください。",
+    ),
+    MessageDef(
         "190020",
         _ERR,
         'Invalid state "{value}"',

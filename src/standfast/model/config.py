@@ -253,9 +253,34 @@ class ClusterConfig:
                 if d not in deps:
                     raise StandfastError("190009", parent=d.parent, child=d.child, server=d.server)
                 deps.discard(d)
+        for server in {r.server for r in res.values()}:
+            _check_state_report(res, server)
         live = {r.equiv for r in res.values()}
         targets = {e: v for e, v in targets.items() if e in live}
         return ClusterConfig(self.version + 1, res, frozenset(deps), targets)
+
+
+#: Bytes of one server's heartbeat its resource states may take: every heartbeat
+#: carries them (cluster/heartbeat.py caps the payload at 32 KiB), so a configuration
+#: that could not be reported is refused rather than silently unreported.
+STATE_REPORT_BUDGET = 24_000
+# Worst case per instance: '"tag":"ISP",' in the states and '"tag":1795637771.123,' in
+# the in-service times.
+_STATE_ENTRY_BYTES = 28
+
+
+def state_report_size(resources: Iterable[Resource], server: str) -> int:
+    """The most bytes ``server``'s heartbeat needs for the states of its instances."""
+    return sum(len(r.tag) + _STATE_ENTRY_BYTES for r in resources if r.server == server)
+
+
+def _check_state_report(res: Mapping[tuple[str, str], Resource], server: str) -> None:
+    size = state_report_size(res.values(), server)
+    if size > STATE_REPORT_BUDGET:
+        count = sum(1 for r in res.values() if r.server == server)
+        raise StandfastError(
+            "190021", server=server, count=count, size=size, limit=STATE_REPORT_BUDGET
+        )
 
 
 def _check_new_resource(res: Mapping[tuple[str, str], Resource], r: Resource) -> None:
