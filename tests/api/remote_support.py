@@ -21,7 +21,6 @@ from typing import Any
 
 import httpx
 
-RUNNER = Path(__file__).with_name("remote_runner.py")
 GROUPS = {
     "administrator": "standfast-admin",
     "operator": "standfast-operator",
@@ -96,8 +95,9 @@ def remote_env(port: int, ttl: float | None = None, host: str = "0.0.0.0") -> di
     return env
 
 
-def runner_argv() -> list[str]:
-    return [sys.executable, str(RUNNER)]
+def daemon_argv() -> list[str]:
+    """The real daemon (it serves the remote API as ``STANDFAST_REMOTE_LISTEN`` says)."""
+    return [sys.executable, "-m", "standfast", "daemon"]
 
 
 def wait_https(
@@ -155,7 +155,7 @@ class RemoteDaemon:
         (self.home / "defaults").write_text("")
         (self.home / "fstab").touch()
         self.proc = subprocess.Popen(
-            runner_argv(),
+            daemon_argv(),
             env=self.env(),
             stdout=open(self.home / "daemon.out", "ab"),  # noqa: SIM115
             stderr=subprocess.STDOUT,

@@ -26,15 +26,14 @@ Every failure prints the daemons' logs (tail in the guests).
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.e2e.lab_cluster import lab_cluster, print_logs_on_failure
 
 from standfast.lab.cluster_vm import (
     VmCluster,
@@ -42,7 +41,6 @@ from standfast.lab.cluster_vm import (
     writer_overlaps,
     writer_runs,
 )
-from standfast.lab.vmlab import VmLab
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
@@ -54,32 +52,13 @@ HB_DETECT = 2.5  # heartbeat interval x miss count in the lab
 
 @pytest.fixture(scope="module")
 def cl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VmCluster]:
-    if os.geteuid() != 0 or not Path("/dev/net/tun").exists():
-        pytest.skip("the VM lab needs root and /dev/net/tun")
-    cache = Path(os.environ.get("STANDFAST_LAB_CACHE", "/var/cache/standfast/lab"))
-    lab = VmLab(tmp_path_factory.mktemp("vmnas"), cache)
-    lab.setup()
-    try:
-        t0 = time.monotonic()
-        info = lab.up(2)
-        cluster = VmCluster(lab)
-        formed = cluster.form()
-        print(
-            f"\nlab up and cluster formed in {time.monotonic() - t0:.1f} s "
-            f"(boot {info.boot_seconds}, cluster {formed:.1f} s)"
-        )
+    with lab_cluster(tmp_path_factory, "vmnas") as cluster:
         yield cluster
-    finally:
-        lab.down()
 
 
 @pytest.fixture(autouse=True)
 def _logs_on_failure(request: pytest.FixtureRequest, cl: VmCluster) -> Iterator[None]:
-    failed_before = request.session.testsfailed
-    yield
-    if request.session.testsfailed > failed_before:
-        print("\n===== daemon logs after the failure =====")
-        print(cl.logs(tail=200))
+    yield from print_logs_on_failure(request, cl)
 
 
 @pytest.fixture(scope="module")

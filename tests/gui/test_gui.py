@@ -1,6 +1,6 @@
 """The web GUI in Debian's Chromium (Playwright) against three real daemons, each in
 its own network namespace, each serving the remote API over HTTPS. The browser runs on
-this host and reaches the servers through an address on the test's own bridge.
+a network namespace of its own on the test's net1 bridge.
 
 One cluster for the module, in the order an administrator would work: log in per role,
 create an application hierarchy with the wizard, extend it (step by step, then with
@@ -12,44 +12,39 @@ Screenshots of the main screens go to artifacts/screenshots/.
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Browser, Page, expect
 
 from standfast.lab.netns import NetCluster
 from tests.api.remote_support import (
-    Account,
     Accounts,
     accounts,
     remote_env,
-    runner_argv,
     wait_https,
+)
+from tests.gui.browser import (
+    WAIT_MS,
+    goto,
+    have_chromium,
+    isolated_network,
+    js_errors,
+    launch,
+    log_in,
+    new_page,
+    shot,
+    wizard_next,
 )
 
 pytestmark = [pytest.mark.root, pytest.mark.daemon, pytest.mark.gui]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PORT = 7443
-SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 DEFAULTS = "SF_QUICKCHECK_INTERVAL=0.5\n"
-WAIT_MS = 15000
 
-if not Path(CHROMIUM).exists():  # pragma: no cover - the bootstrap installs it
+if not have_chromium():  # pragma: no cover - the bootstrap installs it
     pytest.skip("Debian chromium is not installed", allow_module_level=True)
 
 
@@ -62,16 +57,8 @@ class GuiCluster(NetCluster):
         return env
 
     def start(self, server: str, timeout: float = 20.0) -> None:
-        srv = self.servers[server]
-        srv.home.mkdir(parents=True, exist_ok=True)
-        (srv.home / "defaults").write_text(self.defaults)
-        srv.proc = subprocess.Popen(
-            ["ip", "netns", "exec", srv.ns, *runner_argv()],
-            env=self.env(srv),
-            stdout=open(srv.home / "daemon.out", "ab"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-        )
-        wait_https(self.url(server), timeout=timeout, proc=srv.proc)
+        super().start(server, timeout)
+        wait_https(self.url(server), timeout=timeout, proc=self.servers[server].proc)
 
     def url(self, server: str) -> str:
         return f"https://{self.servers[server].addresses['net1']}:{PORT}"
@@ -97,61 +84,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuiCluster]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def new_page(browser: Browser, locale: str = "en-US") -> tuple[BrowserContext, Page]:
-    ctx = browser.new_context(
-        ignore_https_errors=True, viewport={"width": 1440, "height": 960}, locale=locale
-    )
-    page = ctx.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.js_errors = errors  # type: ignore[attr-defined]
-    return ctx, page
-
-
-def goto(page: Page, url: str) -> None:
-    """Chromium aborts a navigation with ERR_NETWORK_CHANGED when any interface on the
-    machine changes (tests here make bridges and namespaces); that one error is retried,
-    a few times, anything else fails the test."""
-    for attempt in range(5):
-        try:
-            page.goto(url)
-            return
-        except PlaywrightError as exc:
-            if "ERR_NETWORK_CHANGED" not in str(exc) or attempt == 4:
-                raise
-            time.sleep(0.5)
-
-
-def log_in(page: Page, url: str, acc: Account) -> None:
-    goto(page, url + "/")
-    expect(page.locator("#login-form")).to_be_visible(timeout=WAIT_MS)
-    page.fill("#login-user", acc.name)
-    page.fill("#login-password", acc.password)
-    page.click("#login-submit")
-    expect(page.locator("#app-view")).to_be_visible(timeout=WAIT_MS)
-    expect(page.locator("#live-indicator")).to_have_attribute("data-state", "live", timeout=WAIT_MS)
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"))
+def browser(cluster: GuiCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """Chromium in a namespace of its own on the cluster's net1 bridge: interfaces other
+    tests make and remove on this machine never abort its requests."""
+    work = tmp_path_factory.mktemp("browser")
+    with (
+        isolated_network(work, f"{cluster.prefix}br1", "10.249.1.250/24") as chromium,
+        launch(chromium) as b,
+    ):
+        yield b
 
 
 def cell(page: Page, server: str, tag: str = "web") -> Any:
     return page.locator(f'#status-table tr[data-tag="{tag}"] td.cell[data-server="{server}"]')
-
-
-def wizard_next(page: Page) -> None:
-    page.click("#wz-next")
 
 
 def app_props(c: NetCluster, name: str) -> dict[str, str]:
@@ -185,7 +130,7 @@ def test_login_per_role(cluster: GuiCluster, users: Accounts, browser: Browser) 
         # Three servers, all alive, seen from server1; quorum held.
         expect(page.locator(".server-card[data-alive='true']")).to_have_count(3)
         expect(page.locator("#quorum-badge")).to_have_attribute("data-quorum", "true")
-        assert not page.js_errors  # type: ignore[attr-defined]
+        assert not js_errors(page)
         ctx.close()
 
 
@@ -277,7 +222,7 @@ def test_admin_creates_and_extends_an_app_hierarchy(
     expect(cell(page, "server1")).to_have_attribute("data-state", "ISP")
     expect(page.locator(".tree-node[data-tag=web]")).to_have_attribute("data-state", "ISP")
     shot(page, "10-status-extended")
-    assert not page.js_errors  # type: ignore[attr-defined]
+    assert not js_errors(page)
     ctx.close()
 
 

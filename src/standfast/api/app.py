@@ -19,6 +19,7 @@ from standfast import __version__
 from standfast.engine.cluster_engine import ClusterEngine
 from standfast.engine.engine import ActionOutcome, Engine
 from standfast.host import mounts
+from standfast.kits.nfs_source import default_filesys_tag
 from standfast.kits.registry import KITS
 from standfast.messages import Lang, StandfastError, language_from_env
 from standfast.model.tags import parse_switchback
@@ -143,7 +144,8 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.get("/v1/nfs-mounts")
     async def nfs_mounts() -> list[dict[str, str]]:
-        """The NFS file systems mounted here: what a NAS hierarchy can be created from."""
+        """The NFS file systems mounted here: what a NAS hierarchy can be created from,
+        each with the root tag the NAS kit gives it by default on this server."""
         entries = mounts.nfs_mounts(mounts.read_mountinfo(engine.paths.mountinfo))
         protected = {
             r.id
@@ -156,6 +158,7 @@ def create_app(engine: Engine) -> FastAPI:
                 "source": e.source,
                 "fstype": e.fstype,
                 "protected": str(e.mount_point in protected).lower(),
+                "default_tag": default_filesys_tag(e.mount_point, engine.server),
             }
             for e in entries
         ]

@@ -220,7 +220,7 @@ def nfs_mounts(settings: Settings, as_json: bool) -> None:
         data,
         as_json,
         lambda rows: render.out.print(
-            render.rows_table(rows, ["mount_point", "source", "fstype", "protected"])
+            render.rows_table(rows, ["mount_point", "source", "fstype", "protected", "default_tag"])
         ),
     )
 

@@ -466,6 +466,15 @@ class ClusterEngine(Engine):
                 out.append(copy.server)
         return out
 
+    def _copy_state(self, server: str, tag: str) -> State:
+        """Another live server's instance as its heartbeats report it (OSU when it is
+        not heard: it runs nothing then, as far as this server can act on)."""
+        if server == self.server:
+            return super()._copy_state(server, tag)
+        if server not in self.members.alive():
+            return State.OSU
+        return self.members.peer_states_known(server, [tag]).get(tag, State.OSU)
+
     async def ask(self, peer: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
             timeout = self.tunables.SF_ACTION_TIMEOUT

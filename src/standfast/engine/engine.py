@@ -302,33 +302,37 @@ class Engine:
             alog.add("190704", tag=r.tag, id=r.id, server=self.server)
         for d in plan.dependencies:
             alog.add("190705", parent=d.parent, child=d.child, server=self.server)
-        try:
-            await self._store(
-                [AddResource(r) for r in plan.resources]
-                + [AddDependency(d) for d in plan.dependencies]
-            )
-        except StandfastError:
-            alog.add("000024", tag=plan.root, server=self.server)
-            raise
-        for r in plan.resources:
-            self.states.setdefault(r.tag, State.OSU)
-            self._set_state(r.tag, State.OSU)
-        # The guide brings a new hierarchy in service as part of its creation.
-        tags = self.graph().hierarchy(plan.root)
-        try:
-            async with self._hold(tags, wait=self.tunables.SF_ACTION_TIMEOUT):
-                await self._restore_tags(tags, alog)
-        except StandfastError as exc:
-            alog.add(exc.code, **exc.params)
-            for r in reversed(plan.resources):
-                alog.add("000021", tag=r.tag, server=self.server)
-            await self._store(
-                [DeleteDependency(d) for d in plan.dependencies]
-                + [DeleteResource(self.server, r.tag) for r in reversed(plan.resources)]
-            )
+        # Locked before they exist: the control loop must not bring the new hierarchy
+        # in service on its own between the store and the restore below.
+        new = {r.tag for r in plan.resources} | {d.child for d in plan.dependencies}
+        async with self._hold(new, wait=self.tunables.SF_ACTION_TIMEOUT):
+            try:
+                await self._store(
+                    [AddResource(r) for r in plan.resources]
+                    + [AddDependency(d) for d in plan.dependencies]
+                )
+            except StandfastError:
+                alog.add("000024", tag=plan.root, server=self.server)
+                raise
             for r in plan.resources:
-                self.states.pop(r.tag, None)
-            raise StandfastError("000024", tag=plan.root, server=self.server) from None
+                self.states.setdefault(r.tag, State.OSU)
+                self._set_state(r.tag, State.OSU)
+            # The guide brings a new hierarchy in service as part of its creation.
+            tags = self.graph().hierarchy(plan.root)
+            try:
+                async with self._hold(tags - new, wait=self.tunables.SF_ACTION_TIMEOUT):
+                    await self._restore_tags(tags, alog)
+            except StandfastError as exc:
+                alog.add(exc.code, **exc.params)
+                for r in reversed(plan.resources):
+                    alog.add("000021", tag=r.tag, server=self.server)
+                await self._store(
+                    [DeleteDependency(d) for d in plan.dependencies]
+                    + [DeleteResource(self.server, r.tag) for r in reversed(plan.resources)]
+                )
+                for r in plan.resources:
+                    self.states.pop(r.tag, None)
+                raise StandfastError("000024", tag=plan.root, server=self.server) from None
         for r in plan.resources:
             await self.runner.call(
                 lambda r=r: get_kit(r.kit).after_create(ctx, r),  # type: ignore[misc]
@@ -472,25 +476,65 @@ class Engine:
 
     @operator_action
     async def add_dependency(self, parent: str, child: str) -> ActionOutcome:
-        p, c = self.resource(parent), self.resource(child)
+        """Make ``child`` a dependency of ``parent`` here and, as the guide's wizard
+        does, on every other server holding copies of both (one change, replicated)."""
         alog = _action_log.get()
-        if p.switchback != c.switchback:
-            alog.add("000029", parent=parent, child=child, server=self.server)
-        ps, cs = self.states.get(parent, State.OSU), self.states.get(child, State.OSU)
-        if ps.in_service and not cs.in_service:
-            raise StandfastError(
-                "190018", parent=parent, child=child, parent_state=ps, child_state=cs
-            )
-        await self._store([AddDependency(Dependency(self.server, parent, child))])
-        alog.add("190705", parent=parent, child=child, server=self.server)
+        self.resource(parent), self.resource(child)  # both must exist here (000019)
+        pairs = self._dependency_copies(parent, child)
+        for server, ptag, ctag in pairs:
+            p, c = self.config.get(server, ptag), self.config.get(server, ctag)
+            if p.switchback != c.switchback:
+                alog.add("000029", parent=ptag, child=ctag, server=server)
+            ps, cs = self._copy_state(server, ptag), self._copy_state(server, ctag)
+            if ps.in_service and not cs.in_service:
+                raise StandfastError(
+                    "190018", parent=ptag, child=ctag, parent_state=ps, child_state=cs
+                )
+        ops: list[Operation] = [
+            AddDependency(Dependency(server, ptag, ctag))
+            for server, ptag, ctag in pairs
+            if server == self.server
+            or Dependency(server, ptag, ctag) not in self.config.dependencies
+        ]
+        await self._store(ops)
+        for server, ptag, ctag in pairs:
+            alog.add("190705", parent=ptag, child=ctag, server=server)
         self._event("dependency", parent, f"depends on {child}")
-        return ActionOutcome(alog.notices, {"parent": parent, "child": child})
+        return ActionOutcome(
+            alog.notices, {"parent": parent, "child": child, "servers": [s for s, _, _ in pairs]}
+        )
 
     @operator_action
     async def delete_dependency(self, parent: str, child: str) -> ActionOutcome:
-        await self._store([DeleteDependency(Dependency(self.server, parent, child))])
+        """Remove the dependency here and between the same resources' copies elsewhere."""
+        pairs = self._dependency_copies(parent, child)
+        ops: list[Operation] = [
+            DeleteDependency(Dependency(server, ptag, ctag))
+            for server, ptag, ctag in pairs
+            if server == self.server or Dependency(server, ptag, ctag) in self.config.dependencies
+        ]
+        await self._store(ops)
         self._event("dependency", parent, f"no longer depends on {child}")
-        return ActionOutcome([], {"parent": parent, "child": child})
+        return ActionOutcome(
+            [], {"parent": parent, "child": child, "servers": [s for s, _, _ in pairs]}
+        )
+
+    def _dependency_copies(self, parent: str, child: str) -> list[tuple[str, str, str]]:
+        """(server, parent copy, child copy): this server's pair first, then every other
+        server that holds a copy of both."""
+        p, c = self.config.find(self.server, parent), self.config.find(self.server, child)
+        out = [(self.server, parent, child)]
+        if p is None or c is None or not p.equiv or not c.equiv:
+            return out  # the change itself names what is missing
+        children = {r.server: r.tag for r in self.config.equivalents(c.equiv)}
+        for r in self.config.equivalents(p.equiv):
+            if r.server != self.server and r.server in children:
+                out.append((r.server, r.tag, children[r.server]))
+        return out
+
+    def _copy_state(self, server: str, tag: str) -> State:
+        """The state of a resource instance as this server knows it (here: its own)."""
+        return self.states.get(tag, State.OSU) if server == self.server else State.OSU
 
     # -- the control loop -------------------------------------------------------------
 

@@ -58,6 +58,8 @@ GUEST_API = str(Path(__file__).with_name("guest_api.py"))
 NAS_WRITER = str(Path(__file__).with_name("nas_writer.py"))
 #: How the lab mounts the NAS (``intr`` is accepted and ignored by today's kernels).
 MOUNT_OPTIONS = "vers=3,hard,intr"
+#: Where each daemon serves the remote API and the web GUI (its default listener).
+REMOTE_PORT = 7443
 
 #: The lab's tunables: small NFS bounds so a hung NAS is found within seconds.
 LAB_DEFAULTS: dict[str, str] = {
@@ -414,6 +416,38 @@ class VmCluster:
             )
         return r
 
+    # ------------------------------------------------------------------ the web GUI
+
+    def gui_url(self, server: str, network: str = "net1") -> str:
+        """``https://ADDRESS:7443`` of *server*'s remote API and GUI on *network* (the
+        host has an address on every lab network; the certificate is self-signed)."""
+        address = self.lab.info().servers[server].addresses.get(network)
+        if address is None:
+            raise ClusterError(f"{server} has no address on {network}")
+        return f"https://{address}:{REMOTE_PORT}"
+
+    def add_account(
+        self, server: str, user: str, password: str, groups: Sequence[str] = ()
+    ) -> None:
+        """A local account in *server*'s guest for the GUI's PAM login, member of
+        *groups* (made if missing: ``standfast-admin``, ``standfast-operator``...).
+        The password goes to ``chpasswd`` on stdin, never on a command line. A guest
+        keeps /etc on its tmpfs overlay: the account is gone after a restart."""
+        for group in groups:
+            if not self.lab.exec(server, ["/usr/bin/getent", "group", group], timeout=20).ok:
+                r = self.lab.exec(server, ["/usr/sbin/groupadd", group], timeout=20)
+                if not r.ok:
+                    raise ClusterError(f"{server}: groupadd {group}: {r.stderr.strip() or r}")
+        argv = ["/usr/sbin/useradd", "--no-create-home", "--shell", "/usr/sbin/nologin"]
+        if groups:
+            argv += ["--groups", ",".join(groups)]
+        r = self.lab.exec(server, [*argv, user], timeout=20)
+        if not r.ok:
+            raise ClusterError(f"{server}: useradd {user}: {r.stderr.strip() or r}")
+        r = self.lab.exec(server, ["/usr/sbin/chpasswd"], timeout=20, stdin=f"{user}:{password}\n")
+        if not r.ok:
+            raise ClusterError(f"{server}: chpasswd for {user}: {r.stderr.strip() or r}")
+
     # ------------------------------------------------------------------ waiting
 
     def wait_answering(self, server: str, timeout: float = 120.0) -> float:
@@ -722,6 +756,7 @@ def writer_overlaps(lines: Sequence[WriterLine], slack: float = 0.0) -> list[str
 
 __all__ = [
     "LAB_DEFAULTS",
+    "REMOTE_PORT",
     "ClusterError",
     "VmCluster",
     "WriterLine",

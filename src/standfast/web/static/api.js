@@ -21,15 +21,23 @@ export async function api(method, path, body, server) {
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let r;
-  try {
-    r = await fetch(url, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: "same-origin",
-    });
-  } catch (exc) {
-    return { ok: false, status: 0, data: null, error: { code: "", message: String(exc) } };
+  // A read is tried twice: a network change aborts requests in flight. A change is
+  // sent once (the server may have acted on it).
+  for (let attempt = 0; ; attempt++) {
+    try {
+      r = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: "same-origin",
+      });
+      break;
+    } catch (exc) {
+      if (method !== "GET" || attempt > 0) {
+        return { ok: false, status: 0, data: null, error: { code: "", message: String(exc) } };
+      }
+      await new Promise((res) => setTimeout(res, 300));
+    }
   }
   let data = null;
   try {

@@ -174,10 +174,12 @@ function startLive() {
   src.addEventListener("error", () => setLive("lost"));
   src.addEventListener("status", (ev) => {
     const data = JSON.parse(ev.data);
+    const first = !state.view;
     state.status = data.status;
     state.view = data.view;
     setLive("live");
     render();
+    if (first) pollPeers(); // the peers' events at once, not at the next poll
   });
   src.addEventListener("events", (ev) => {
     addEvents(JSON.parse(ev.data));
@@ -230,7 +232,9 @@ function render() {
     const qs = cluster.quorum;
     q.hidden = false;
     q.className = `badge ${qs.has_quorum ? "ok" : "bad"}`;
-    q.textContent = t(qs.has_quorum ? "top.quorum_ok" : "top.quorum_lost", { votes: qs.votes, needed: qs.needed });
+    // needed 0: quorum is not used (mode none, or majority with two servers).
+    const key = !qs.needed ? "top.quorum_unused" : qs.has_quorum ? "top.quorum_ok" : "top.quorum_lost";
+    q.textContent = t(key, { votes: qs.votes, needed: qs.needed, mode: qs.mode });
     q.dataset.quorum = String(qs.has_quorum);
   } else {
     q.hidden = true;

@@ -76,6 +76,27 @@ function text(name, labelKey, value, helpText, extra = {}) {
   return field(name, labelKey, el("input", { name, value: value ?? "", autocomplete: "off", ...extra }), helpText);
 }
 
+// One kit property as a field labelled with its name: a list for a choice, several
+// lines (a textarea keeps line breaks an input would drop) for a multi-line value.
+function propField(p, value, extra = {}) {
+  const name = `prop.${p.name}`;
+  const v = value === undefined || value === null ? "" : String(value);
+  let f;
+  if (p.type === "choice" && p.choices && p.choices.length) {
+    const opts = p.choices.map((c) => ({ value: c }));
+    if (v && !p.choices.includes(v)) opts.unshift({ value: v });
+    f = select(name, "field.id", opts, v, p.help, extra.readonly ? { disabled: true } : {});
+  } else if (v.includes("\n") || p.name.endsWith("_lines")) {
+    const area = el("textarea", { name, rows: String(Math.max(2, v.split("\n").length)), wrap: "off", autocomplete: "off", spellcheck: "false", ...extra });
+    area.value = v;
+    f = field(name, "field.id", area, p.help);
+  } else {
+    f = text(name, "field.id", v, p.help, extra);
+  }
+  f.querySelector("label > span").textContent = p.name;
+  return f;
+}
+
 function combo(name, labelKey, options, value, helpText) {
   const id = `dl-${name}`;
   const input = el("input", { name, value: value ?? "", list: id, autocomplete: "off", inputmode: "numeric" });
@@ -136,6 +157,27 @@ function copiesOf(server, tag) {
 
 function rootsOn(server) {
   return env.resourcesOn(server).filter((r) => r.parents.length === 0);
+}
+
+// What deleting the hierarchy of `root` on `server` removes (the engine's rule): the
+// root and every resource below it that nothing outside the hierarchy depends on.
+function deletedBy(server, root) {
+  const byTag = new Map(env.resourcesOn(server).map((r) => [r.tag, r]));
+  const closure = (tag, key) => {
+    const seen = [];
+    const stack = [...((byTag.get(tag) || {})[key] || [])];
+    while (stack.length) {
+      const t = stack.shift();
+      if (seen.includes(t) || !byTag.has(t)) continue;
+      seen.push(t);
+      stack.push(...byTag.get(t)[key]);
+    }
+    return seen;
+  };
+  if (!byTag.has(root)) return [];
+  const below = closure(root, "children");
+  const inside = new Set([root, ...below]);
+  return [root, ...below.filter((t) => closure(t, "parents").every((a) => inside.has(a)))];
 }
 
 async function kits() {
@@ -215,7 +257,7 @@ class Wizard {
 
   collect() {
     const body = $("#wizard-body");
-    for (const input of body.querySelectorAll("input[name], select[name]")) {
+    for (const input of body.querySelectorAll("input[name], select[name], textarea[name]")) {
       if (input.type === "radio") {
         if (input.checked) this.v[input.name] = input.value;
       } else {
@@ -395,6 +437,7 @@ const DEFS = {
           if (v.kit === "nas" || v.kit === "filesys") {
             const r = await api("GET", "/v1/nfs-mounts", undefined, v.server);
             const mounts = r.ok ? r.data.filter((m) => m.protected !== "true") : [];
+            v._mounts = mounts;
             if (!mounts.length) {
               v.mount_point = "";
               return [select("mount_point", "field.mount_point", [], "", t("help.no_mounts", { server: v.server }))];
@@ -405,11 +448,8 @@ const DEFS = {
           const kit = (await kits()).find((k) => k.name === v.kit);
           v.props = v.props || {};
           return (kit ? kit.properties : []).map((p) =>
-            text(`prop.${p.name}`, "field.id", v[`prop.${p.name}`] ?? (p.default ?? ""), p.help + (p.required ? " *" : "")),
-          ).map((f, i) => {
-            f.querySelector("label > span").textContent = kit.properties[i].name;
-            return f;
-          });
+            propField({ ...p, help: p.help + (p.required ? " *" : "") }, v[`prop.${p.name}`] ?? p.default ?? ""),
+          );
         },
         next: async (v) => {
           if (v.kit === "nas" || v.kit === "filesys") {
@@ -428,8 +468,10 @@ const DEFS = {
           if (!v.root_tag || v._tagFor !== `${v.kit}|${v.mount_point}|${v.server}`) {
             v._tagFor = `${v.kit}|${v.mount_point}|${v.server}`;
             if (v.kit === "nas" || v.kit === "filesys") {
-              const base = (v.mount_point || "").split("/").filter(Boolean).pop() || "root";
-              v.root_tag = `${base}-on-${v.server}`;
+              // The kit's own default, as the server computes it (the guide's
+              // "tmp/mnt-on-tom.brown.com" for /tmp/mnt on tom.brown.com).
+              const m = (v._mounts || []).find((x) => x.mount_point === v.mount_point);
+              v.root_tag = m && m.default_tag ? m.default_tag : `${(v.mount_point || "").replace(/^\/+|\/+$/g, "")}-on-${v.server}`;
             } else {
               v.root_tag = v.root_tag || v.kit;
             }
@@ -472,8 +514,7 @@ const DEFS = {
         nextLabel: "wizard.delete",
         danger: true,
         render: (v) => {
-          const eq = copiesOf(v.server, v.hierarchy);
-          const res = env.resourcesOn(v.server).filter((r) => r.tag === v.hierarchy || (eq && r.parents.length)).map((r) => r.tag);
+          const res = deletedBy(v.server, v.hierarchy);
           return [
             summary([["field.server", v.server], ["field.hierarchy", v.hierarchy]]),
             el("p", { text: t("confirm.delete", { tag: v.hierarchy, resources: res.join(", ") || v.hierarchy }) }),
@@ -767,9 +808,7 @@ const DEFS = {
           ];
           for (const p of kit ? kit.properties : []) {
             if (!p.mutable) continue;
-            const f = text(`prop.${p.name}`, "field.id", res.props ? res.props[p.name] ?? "" : "", p.help, { readonly: ro });
-            f.querySelector("label > span").textContent = p.name;
-            out.push(f);
+            out.push(propField(p, res.props ? res.props[p.name] : "", { readonly: ro }));
           }
           if (ro) {
             out.unshift(el("p", { class: "help", text: t("help.props_readonly") }));
