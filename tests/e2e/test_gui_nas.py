@@ -43,6 +43,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
+
+from standfast.lab.cluster_vm import VmCluster, WriterLine, writer_overlaps
 from tests.api.remote_support import GROUPS, Account
 from tests.e2e.lab_cluster import lab_cluster, print_logs_on_failure
 from tests.gui.browser import (
@@ -56,8 +58,6 @@ from tests.gui.browser import (
     shot,
     wizard_next,
 )
-
-from standfast.lab.cluster_vm import VmCluster, WriterLine, writer_overlaps
 
 pytestmark = [pytest.mark.e2e, pytest.mark.gui, pytest.mark.timeout(600)]
 

@@ -33,7 +33,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.e2e.lab_cluster import lab_cluster, print_logs_on_failure
 
 from standfast.lab.cluster_vm import (
     VmCluster,
@@ -41,6 +40,7 @@ from standfast.lab.cluster_vm import (
     writer_overlaps,
     writer_runs,
 )
+from tests.e2e.lab_cluster import lab_cluster, print_logs_on_failure
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
