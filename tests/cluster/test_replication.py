@@ -100,3 +100,28 @@ def test_a_configuration_larger_than_a_datagram_replicates(tmp_path: Path) -> No
         got = wait_same_config(c, ["server1", "server2"], timeout=10)
         props = next(r["props"] for r in got["resources"] if r["tag"] == "app007")  # type: ignore[union-attr]
         assert props["check_timeout"] == 9.0
+
+
+def test_a_dependency_is_made_and_removed_on_every_server_with_both_copies(
+    tmp_path: Path,
+) -> None:
+    """As the guide's wizard does: one change makes the dependency between the copies
+    on every server holding both, so a failover brings up the same hierarchy."""
+    with net_cluster(tmp_path / "c", count=2, tag="d", defaults="", quorum="none") as c:
+        c.start_all()
+        time.sleep(c.settle_seconds())
+        for tag in ("web", "db"):
+            c.cli("server1", "resource", "create", "--kit", "app", "--tag", tag, *c.app_props(tag))
+            c.cli("server1", "resource", "extend", tag, "--target", "server2")
+        r = c.cli("server1", "dependency", "create", "--parent", "web", "--child", "db")
+        for server in ("server1", "server2"):
+            assert f'Creating Dependency web-"db" on machine "{server}"' in r.stdout + r.stderr
+        cfg = wait_same_config(c, ["server1", "server2"], timeout=10)
+        deps = {(d["server"], d["parent"], d["child"]) for d in cfg["dependencies"]}  # type: ignore[union-attr]
+        assert deps == {("server1", "web", "db"), ("server2", "web", "db")}
+        # The hierarchy moves whole: in service on server2 takes db up under web.
+        c.cli("server2", "resource", "in-service", "web")
+        assert c.states("server2")["db"] == "ISP" and c.states("server1")["web"] == "OSU"
+        c.cli("server1", "dependency", "delete", "--parent", "web", "--child", "db")
+        cfg = wait_same_config(c, ["server1", "server2"], timeout=10)
+        assert cfg["dependencies"] == []
