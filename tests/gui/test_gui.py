@@ -271,6 +271,9 @@ def test_guest_is_refused_every_change(
     ctx, page = new_page(browser, locale="ja-JP")
     log_in(page, cluster.url("server1"), users["guest"])
     expect(page.locator("#user-role")).to_have_text("ゲスト")
+    # The engine's event details read in Japanese too (server1 released web to server2).
+    released = page.locator("#timeline [data-kind=released]").first
+    expect(released).to_contain_text("server2 に引き渡し", timeout=WAIT_MS)
     page.click("[data-menu='menu.resource']")
     for action in ("delete", "extend", "unextend", "dep_create", "dep_delete"):
         assert not page.locator(f".menu.open [data-action={action}]").is_enabled()

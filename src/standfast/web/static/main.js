@@ -351,11 +351,36 @@ function eventDuration(e) {
   return typeof v === "number" ? v : null;
 }
 
+// The engine's event details are English text; the common ones are shown in the GUI's
+// language (anything else as written). Each pattern's groups become the key's params.
+const DETAILS = [
+  [/^every comm path is dead$/, "detail.paths_dead", []],
+  [/^regained$/, "detail.quorum_regained", []],
+  [/^lost \((\d+) of (\d+) votes\)$/, "detail.quorum_lost", ["votes", "needed"]],
+  [/^quorum lost$/, "detail.released_quorum", []],
+  [/^adopted version (\d+)$/, "detail.adopted", ["version"]],
+  [/^released to (\S+)$/, "detail.released_to", ["server"]],
+  [/^to (\S+) priority (\d+)$/, "detail.extended_to", ["server", "priority"]],
+  [/^from (\S+)$/, "detail.unextended_from", ["server"]],
+  [/^depends on (\S+)$/, "detail.depends_on", ["child"]],
+  [/^no longer depends on (\S+)$/, "detail.no_longer_depends", ["child"]],
+  [/^restored a backup as version (\d+)$/, "detail.restored_backup", ["version"]],
+  [/^fencing$/, "detail.fencing", []],
+];
+
+function localDetail(detail) {
+  for (const [re, key, names] of DETAILS) {
+    const m = re.exec(detail || "");
+    if (m) return t(key, Object.fromEntries(names.map((n, i) => [n, m[i + 1]])));
+  }
+  return detail || "";
+}
+
 function renderTimeline() {
   const items = [];
   for (const e of state.events.values()) {
     if (e.kind === "state" || e.kind === "config") continue;
-    items.push({ ts: e.ts, kind: e.kind, server: e.server, text: `${e.tag} ${e.detail || ""}`.trim(), dur: eventDuration(e) });
+    items.push({ ts: e.ts, kind: e.kind, server: e.server, text: `${e.tag} ${localDetail(e.detail)}`.trim(), dur: eventDuration(e) });
   }
   for (const a of state.actions.values()) {
     const op = a.path.replace(/^\/v1\//, "");
