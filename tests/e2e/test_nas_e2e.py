@@ -454,3 +454,39 @@ def test_host_name_mount_is_remounted_by_ip(cl: VmCluster) -> None:
     assert "nas-lab" in json.dumps(shown), "the device remembers the host name"
     take_down(cl, "server1", tag)
     ok(cl, "server1", "resource", "delete", tag)
+
+
+# ---------------------------------------------------------------------- 11. delete, primary away
+
+
+def test_delete_while_the_primary_is_down_cleans_its_host_when_it_returns(
+    cl: VmCluster,
+) -> None:
+    """The hierarchy is deleted from server2 while server1's daemon is down: server1's
+    copy leaves the configuration at once, and server1 puts its fstab line back itself
+    when it rejoins (it could not be asked at the time)."""
+    mp = "/mnt/late"
+    source = cl.mount_nas("server1", mp)
+    line = next(ln for ln in cl.fstab("server1").splitlines() if f" {mp} " in ln)
+    tag, _ = cl.create_nas_hierarchy("server1", mp)
+    assert f" {mp} " not in cl.fstab("server1")
+    ok(cl, "server1", "resource", "extend", tag, "--target", "server2")
+    cl.wait_state("server2", tag, "OSU", 60)
+    take_down(cl, "server1", tag)
+    assert cl.nfs_mounted("server1", mp) is None
+    cl.stop_daemon("server1")
+    wait_for(
+        lambda: not cl.status("server2")["cluster"]["servers"]["server1"]["alive"],
+        30,
+        "server2 sees server1 down",
+    )
+    out = ok(cl, "server2", "resource", "delete", tag)
+    assert "Server server1 is down" in out and "when it rejoins" in out, out
+    assert f" {mp} " not in cl.fstab("server1"), "nothing can touch server1 yet"
+    cl.start_daemon("server1")
+    wait_for(lambda: line in cl.fstab("server1").splitlines(), 60, "fstab line back")
+    assert cl.fstab("server1").splitlines().count(line) == 1
+    assert tag not in cl.states("server1") and tag not in cl.states("server2")
+    events = [e for e in cl.events("server1") if e["kind"] == "cleaned_up"]
+    assert {e["tag"] for e in events} >= {tag}, events
+    assert cl.nfs_mounted("server1", mp) is None and source

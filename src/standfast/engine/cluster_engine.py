@@ -78,6 +78,9 @@ class ClusterEngine(Engine):
         self._confirmations: dict[str, dict[str, object]] = {}
         self._fenced: set[str] = set()
         self._fence_retry_at: dict[str, float] = {}
+        # Local copies whose kit delete ran at a peer's request, before the change that
+        # removes them arrives.
+        self._cleaned: set[str] = set()
         #: The PEM certificate this server's remote API serves (set when it starts); peers
         #: pin it for the requests they relay here.
         self.remote_certificate: str | None = None
@@ -252,14 +255,50 @@ class ClusterEngine(Engine):
         code = "193021" if theirs.version > self.config.version else "193016"
         notice = Notice.of(code, version=theirs.version, peer=peer, local=self.config.version)
         log.log(logging.INFO if code == "193021" else logging.WARNING, notice.text("en"))
+        gone = [
+            r
+            for (srv, tag), r in self.config.resources.items()
+            if srv == self.server and (srv, tag) not in theirs.resources
+        ]
         self.config = self.store.replace_config(theirs, origin=peer)
         for srv, tag in self.config.resources:
             if srv == self.server:
                 self.states.setdefault(tag, State.OSU)
+        # Copies deleted or unextended while this server was away (or in a change it
+        # lost): the host clean-up their kits' delete does (an /etc/fstab entry put back)
+        # is done now, unless it was already done at the deleting server's request.
+        stale = [r for r in gone if r.tag not in self._cleaned]
+        running = [r.tag for r in stale if self.states.get(r.tag, State.OSU).in_service]
+        if running:
+            log.warning(
+                "%s no longer in the configuration but in service here: left as is",
+                ", ".join(sorted(running)),
+            )
+        cleanup = [r for r in stale if r.tag not in running]
+        if cleanup:
+            self._spawn(self._clean_up_removed(cleanup))
+        self._cleaned -= {r.tag for r in gone}
         for tag in [t for t in self.states if (self.server, t) not in self.config.resources]:
             del self.states[tag]
         self._event("config", peer, f"adopted version {theirs.version}")
         return True
+
+    async def _clean_up_removed(self, resources: list[Resource]) -> None:
+        """Each kit's delete for copies that left the configuration while this server
+        could not be asked; children before parents are irrelevant here (out of service)."""
+        alog = ActionLog()
+        for res in resources:
+            try:
+                await self.runner.call(
+                    lambda res=res: get_kit(res.kit).delete(self.context(alog), res),  # type: ignore[misc]
+                    deadline=self.tunables.SF_ACTION_TIMEOUT,
+                    action="delete",
+                    tag=res.tag,
+                )
+            except StandfastError as exc:
+                log.error("clean-up of removed %s failed: %s", res.tag, exc.text("en"))
+                continue
+            self._event("cleaned_up", res.tag, "removed while this server was away")
 
     async def config_changed(self) -> None:
         """Push the new configuration to every live peer; one that misses it catches up
@@ -641,6 +680,8 @@ class ClusterEngine(Engine):
         elif server == self.server:
             await self._kit_delete_local(sorted(hierarchy))
         await self._store([DeleteResource(server, t) for t in graph.stop_order(hierarchy)])
+        if server == self.server:
+            self._cleaned -= hierarchy  # removed here, not by a change from a peer
         self._event("unextend", target_copy.tag, f"from {server}")
         return ActionOutcome(alog.notices, {"server": server, "removed": sorted(hierarchy)})
 
@@ -666,8 +707,8 @@ class ClusterEngine(Engine):
                 await self.ask(server, "kit_delete", {"tags": sorted(tags)})
             else:
                 alog.line(
-                    f"Server {server} is down: its copy leaves the configuration, but "
-                    "its host clean-up (such as an /etc/fstab entry) must be done there by hand"
+                    f"Server {server} is down: its copy leaves the configuration now; its "
+                    "host clean-up (such as an /etc/fstab entry) is done when it rejoins"
                 )
             order = self.config.graph(server).stop_order(tags)
             ops += [DeleteResource(server, t) for t in order]
@@ -675,6 +716,7 @@ class ClusterEngine(Engine):
 
     async def _kit_delete_local(self, tags: list[str]) -> None:
         alog = ActionLog()
+        self._cleaned |= set(tags)  # the removal that follows needs no second clean-up
         for t in tags:
             res = self.resource(t)
             await self.runner.call(
