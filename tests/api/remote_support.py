@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from standfast.lab.netns import NetCluster, Server
+
 GROUPS = {
     "administrator": "standfast-admin",
     "operator": "standfast-operator",
@@ -191,3 +193,30 @@ class RemoteDaemon:
 
 def bearer(token: str) -> dict[str, Any]:
     return {"authorization": f"Bearer {token}"}
+
+
+REMOTE_PORT = 7443
+
+
+@dataclass
+class RemoteNetCluster(NetCluster):
+    """The netns cluster, each daemon also serving the remote API and the GUI, on
+    REMOTE_PORT unless ``ports`` gives a server another; ``start`` returns once it
+    answers over HTTPS."""
+
+    ports: dict[str, int] = field(default_factory=dict)
+
+    def port(self, server: str) -> int:
+        return self.ports.get(server, REMOTE_PORT)
+
+    def env(self, srv: Server) -> dict[str, str]:
+        env = super().env(srv)
+        env.update(remote_env(self.port(srv.name)))
+        return env
+
+    def start(self, server: str, timeout: float = 20.0) -> None:
+        super().start(server, timeout)
+        wait_https(self.url(server), timeout=timeout, proc=self.servers[server].proc)
+
+    def url(self, server: str) -> str:
+        return f"https://{self.servers[server].addresses['net1']}:{self.port(server)}"

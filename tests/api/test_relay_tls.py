@@ -24,33 +24,19 @@ import httpx
 import pytest
 
 from standfast.api.tls import ensure_certificate, fingerprint
-from standfast.lab.netns import NetCluster, Server
-from tests.api.remote_support import Accounts, accounts, bearer, remote_env, wait_https
+from tests.api.remote_support import (
+    REMOTE_PORT,
+    Accounts,
+    RemoteNetCluster,
+    accounts,
+    bearer,
+)
 
 pytestmark = [pytest.mark.root, pytest.mark.daemon]
 
-PORT = 7443
+PORT = REMOTE_PORT
 OTHER_PORT = 7444
 IMPOSTOR = Path(__file__).with_name("impostor.py")
-
-
-class RelayCluster(NetCluster):
-    """Each daemon serves the remote API on its own port (PORT unless set otherwise)."""
-
-    ports: dict[str, int]
-
-    def env(self, srv: Server) -> dict[str, str]:
-        env = super().env(srv)
-        env.update(remote_env(self.ports.get(srv.name, PORT)))
-        return env
-
-    def url(self, server: str) -> str:
-        port = self.ports.get(server, PORT)
-        return f"https://{self.servers[server].addresses['net1']}:{port}"
-
-    def start_remote(self, server: str) -> None:
-        self.start(server)
-        wait_https(self.url(server), proc=self.servers[server].proc)
 
 
 @pytest.fixture(scope="module")
@@ -60,20 +46,25 @@ def users() -> Iterator[Accounts]:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RelayCluster]:
-    c = RelayCluster(tmp_path_factory.mktemp("relay") / "c", count=2, tag="r", quorum="none")
-    c.ports = {"server2": OTHER_PORT}
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteNetCluster]:
+    c = RemoteNetCluster(
+        tmp_path_factory.mktemp("relay") / "c",
+        count=2,
+        tag="r",
+        quorum="none",
+        ports={"server2": OTHER_PORT},
+    )
     try:
         c.up()
         c.host_address(1)
         for name in c.servers:
-            c.start_remote(name)
+            c.start(name)
         yield c
     finally:
         c.down()
 
 
-def login(cluster: RelayCluster, acc: Any) -> str:
+def login(cluster: RemoteNetCluster, acc: Any) -> str:
     r = httpx.post(
         cluster.url("server1") + "/api/v1/login",
         json={"username": acc.name, "password": acc.password},
@@ -84,7 +75,7 @@ def login(cluster: RelayCluster, acc: Any) -> str:
     return str(r.json()["token"])
 
 
-def relayed_status(cluster: RelayCluster, token: str) -> httpx.Response:
+def relayed_status(cluster: RemoteNetCluster, token: str) -> httpx.Response:
     return httpx.get(
         cluster.url("server1") + "/api/servers/server2/v1/status",
         headers=bearer(token),
@@ -93,19 +84,17 @@ def relayed_status(cluster: RelayCluster, token: str) -> httpx.Response:
     )
 
 
-def test_the_certificate_made_at_cluster_setup_is_the_one_served(cluster: RelayCluster) -> None:
+def test_the_certificate_made_at_cluster_setup_is_the_one_served(cluster: RemoteNetCluster) -> None:
     """``cluster init`` / ``cluster import`` made each server's certificate; ``cluster
     show`` prints the fingerprint a browser shows for the served one."""
     for name, srv in cluster.servers.items():
         shown = cluster.cli(name, "cluster", "show").stdout
-        served = ssl.get_server_certificate(
-            (srv.addresses["net1"], cluster.ports.get(name, PORT)), timeout=10
-        )
+        served = ssl.get_server_certificate((srv.addresses["net1"], cluster.port(name)), timeout=10)
         assert f"SHA-256 {fingerprint(served)}" in shown, (name, shown)
 
 
 def test_an_impostor_with_its_own_certificate_gets_nothing(
-    cluster: RelayCluster, users: Accounts, tmp_path: Path
+    cluster: RemoteNetCluster, users: Accounts, tmp_path: Path
 ) -> None:
     srv2 = cluster.servers["server2"]
     cert, key = ensure_certificate(tmp_path / "tls", "server2", list(srv2.addresses.values()))
@@ -153,12 +142,12 @@ def test_an_impostor_with_its_own_certificate_gets_nothing(
 
 
 def test_the_relay_reaches_the_real_server_and_follows_a_new_certificate(
-    cluster: RelayCluster, users: Accounts
+    cluster: RemoteNetCluster, users: Accounts
 ) -> None:
     srv2 = cluster.servers["server2"]
     cluster.stop("server2")
     cluster.ports["server2"] = PORT
-    cluster.start_remote("server2")
+    cluster.start("server2")
     token = login(cluster, users["administrator"])
     r = relayed_status(cluster, token)
     assert r.status_code == 200, r.text
@@ -168,7 +157,7 @@ def test_the_relay_reaches_the_real_server_and_follows_a_new_certificate(
     # server2 again over the cluster channel and goes on.
     cluster.stop("server2")
     shutil.rmtree(srv2.home / "lib" / "tls")
-    cluster.start_remote("server2")
+    cluster.start("server2")
     assert (srv2.home / "lib" / "tls" / "remote.crt").read_text() != first
     r = relayed_status(cluster, token)
     assert r.status_code == 200, r.text

@@ -102,10 +102,7 @@ def test_tcp_witness_breaks_the_tie_in_two_servers(tmp_path: Path) -> None:
         c.cut("server1", "net1")
         c.cut("server1", "net2")
         c.wait_for("app", "server2", timeout=15)
-        deadline = time.monotonic() + 10
-        while c.states("server1")["app"] != "OSU" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert c.states("server1")["app"] == "OSU"
+        c.wait_for("app", "server1", timeout=10, state="OSU")
         assert c.api("server1", "GET", "/v1/status")["cluster"]["quorum"]["has_quorum"] is False
         assert c.overlaps("app") == [], dump(c)
 
@@ -163,10 +160,7 @@ def test_storage_witness_keeps_one_side_in_two_servers(tmp_path: Path) -> None:
         c.cut("server1", "net1")
         c.cut("server1", "net2")
         c.wait_for("app", "server2", timeout=15)
-        deadline = time.monotonic() + 10
-        while c.states("server1")["app"] != "OSU" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert c.states("server1")["app"] == "OSU"
+        c.wait_for("app", "server1", timeout=10, state="OSU")
         assert quorum_of(c, "server1")["has_quorum"] is False
         assert quorum_of(c, "server2")["has_quorum"] is True
         assert c.overlaps("app") == [], dump(c)

@@ -218,6 +218,13 @@ def children(cl: VmCluster, server: str) -> dict[str, list[str]]:
     return out
 
 
+def wait_children(cl: VmCluster, parent: str, want: list[str], what: str) -> None:
+    """Until *parent*'s children are *want* on both servers (a dependency change is made
+    on every server holding copies of both)."""
+    for server in ("server1", "server2"):
+        wait_for(lambda s=server: children(cl, s).get(parent) == want, 30, f"{what} on {server}")
+
+
 def target_of(cl: VmCluster, server: str, root: str) -> dict[str, Any]:
     """The cluster's target (in service or not, where) for the hierarchy of *root*."""
     for h in cl.status(server)["cluster"]["hierarchies"]:
@@ -441,12 +448,7 @@ def test_application_on_top_and_both_dependency_wizards(
                 f'Creating Dependency {WRITER}-"{FS}" on machine "{server}"'
             )
         done(page)
-        for server in ("server1", "server2"):
-            wait_for(
-                lambda s=server: children(cl, s).get(WRITER) == [FS],
-                30,
-                f"{WRITER} depends on {FS} on {server}",
-            )
+        wait_children(cl, WRITER, [FS], f"{WRITER} depends on {FS}")
         expect(row(page, FS, 1)).to_be_visible()
         expect(row(page, dev, 2)).to_be_visible()
 
@@ -468,12 +470,7 @@ def test_application_on_top_and_both_dependency_wizards(
         shot(page, "nas-09-dependency-delete-confirm")
         run(page, "delete dependency")
         done(page)
-        for server in ("server1", "server2"):
-            wait_for(
-                lambda s=server: children(cl, s).get(WRITER) == [],
-                30,
-                f"dependency gone on {server}",
-            )
+        wait_children(cl, WRITER, [], "dependency gone")
 
         # And again, from the application's cell on server1 (parent given by the menu).
         from_cell(page, "server1", WRITER, "dep_create")
@@ -486,12 +483,7 @@ def test_application_on_top_and_both_dependency_wizards(
         at_step(page, "confirm")
         run(page, "create dependency again on server1")
         done(page)
-        for server in ("server1", "server2"):
-            wait_for(
-                lambda s=server: children(cl, s).get(WRITER) == [FS],
-                30,
-                f"dependency back on {server}",
-            )
+        wait_children(cl, WRITER, [FS], "dependency back")
         assert children(cl, "server1")[FS] == [dev]
         expect(row(page, dev, 2)).to_be_visible()
         shot(page, "nas-10-status-hierarchy")

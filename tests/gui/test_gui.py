@@ -22,9 +22,8 @@ from playwright.sync_api import Browser, Page, expect
 from standfast.lab.netns import NetCluster
 from tests.api.remote_support import (
     Accounts,
+    RemoteNetCluster,
     accounts,
-    remote_env,
-    wait_https,
 )
 from tests.gui.browser import (
     WAIT_MS,
@@ -41,27 +40,10 @@ from tests.gui.browser import (
 
 pytestmark = [pytest.mark.root, pytest.mark.daemon, pytest.mark.gui]
 
-PORT = 7443
 DEFAULTS = "SF_QUICKCHECK_INTERVAL=0.5\n"
 
 if not have_chromium():  # pragma: no cover - the bootstrap installs it
     pytest.skip("Debian chromium is not installed", allow_module_level=True)
-
-
-class GuiCluster(NetCluster):
-    """The netns cluster, each daemon also serving the remote API and the GUI."""
-
-    def env(self, srv: Any) -> dict[str, str]:
-        env = super().env(srv)
-        env.update(remote_env(PORT))
-        return env
-
-    def start(self, server: str, timeout: float = 20.0) -> None:
-        super().start(server, timeout)
-        wait_https(self.url(server), timeout=timeout, proc=self.servers[server].proc)
-
-    def url(self, server: str) -> str:
-        return f"https://{self.servers[server].addresses['net1']}:{PORT}"
 
 
 @pytest.fixture(scope="module")
@@ -71,8 +53,8 @@ def users() -> Iterator[Accounts]:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuiCluster]:
-    c = GuiCluster(tmp_path_factory.mktemp("gui") / "c", count=3, tag="g", defaults=DEFAULTS)
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RemoteNetCluster]:
+    c = RemoteNetCluster(tmp_path_factory.mktemp("gui") / "c", count=3, tag="g", defaults=DEFAULTS)
     try:
         c.up()
         c.host_address(1)  # the browser's way to the servers
@@ -84,7 +66,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuiCluster]:
 
 
 @pytest.fixture(scope="module")
-def browser(cluster: GuiCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+def browser(
+    cluster: RemoteNetCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Browser]:
     """Chromium in a namespace of its own on the cluster's net1 bridge: interfaces other
     tests make and remove on this machine never abort its requests."""
     work = tmp_path_factory.mktemp("browser")
@@ -107,7 +91,7 @@ def app_props(c: NetCluster, name: str) -> dict[str, str]:
 # -- the tests, in order ---------------------------------------------------------------------
 
 
-def test_login_per_role(cluster: GuiCluster, users: Accounts, browser: Browser) -> None:
+def test_login_per_role(cluster: RemoteNetCluster, users: Accounts, browser: Browser) -> None:
     ctx, page = new_page(browser)
     goto(page, cluster.url("server1") + "/")
     expect(page.locator("#login-form")).to_be_visible(timeout=WAIT_MS)
@@ -135,7 +119,7 @@ def test_login_per_role(cluster: GuiCluster, users: Accounts, browser: Browser) 
 
 
 def test_admin_creates_and_extends_an_app_hierarchy(
-    cluster: GuiCluster, users: Accounts, browser: Browser
+    cluster: RemoteNetCluster, users: Accounts, browser: Browser
 ) -> None:
     ctx, page = new_page(browser)
     log_in(page, cluster.url("server1"), users["administrator"])
@@ -227,7 +211,7 @@ def test_admin_creates_and_extends_an_app_hierarchy(
 
 
 def test_operator_switches_over_and_the_table_updates_live(
-    cluster: GuiCluster, users: Accounts, browser: Browser
+    cluster: RemoteNetCluster, users: Accounts, browser: Browser
 ) -> None:
     ctx, page = new_page(browser)
     log_in(page, cluster.url("server1"), users["operator"])
@@ -266,7 +250,7 @@ def test_operator_switches_over_and_the_table_updates_live(
 
 
 def test_guest_is_refused_every_change(
-    cluster: GuiCluster, users: Accounts, browser: Browser
+    cluster: RemoteNetCluster, users: Accounts, browser: Browser
 ) -> None:
     ctx, page = new_page(browser, locale="ja-JP")
     log_in(page, cluster.url("server1"), users["guest"])
@@ -318,7 +302,7 @@ def test_guest_is_refused_every_change(
 
 
 def test_crash_shows_a_failover_in_the_timeline(
-    cluster: GuiCluster, users: Accounts, browser: Browser
+    cluster: RemoteNetCluster, users: Accounts, browser: Browser
 ) -> None:
     ctx, page = new_page(browser)
     log_in(page, cluster.url("server1"), users["administrator"])
@@ -347,7 +331,7 @@ def test_crash_shows_a_failover_in_the_timeline(
 
 
 def test_unextend_and_delete_through_the_wizards(
-    cluster: GuiCluster, users: Accounts, browser: Browser
+    cluster: RemoteNetCluster, users: Accounts, browser: Browser
 ) -> None:
     ctx, page = new_page(browser)
     log_in(page, cluster.url("server1"), users["administrator"])

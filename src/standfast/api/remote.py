@@ -375,8 +375,7 @@ def cluster_view(engine: Engine) -> dict[str, object]:
         states: dict[str, Mapping[str, State]] = {engine.server: engine.states}
         for peer in alive - {engine.server}:
             try:
-                copies = [t for (srv, t) in config.resources if srv == peer]
-                states[peer] = engine.members.peer_states_known(peer, copies)
+                states[peer] = engine.peer_states(peer)
             except Exception:  # a half-heard peer must not break the view
                 states[peer] = {}
     else:

@@ -106,6 +106,12 @@ DROP_OVERSIZE = "oversize"
 # --------------------------------------------------------------------------- errors
 
 
+def _open_frame(key: bytes, cluster: str, receiver: str, data: bytes) -> Envelope:
+    """Authenticate one frame of the peer channel addressed to *receiver* (frames may
+    be larger than a heartbeat datagram)."""
+    return open_sealed(key, data, cluster=cluster, receiver=receiver, max_size=MAX_FRAME_SIZE)
+
+
 class PeerError(Exception):
     """The peer answered with an error; ``code`` is its catalogue code."""
 
@@ -376,13 +382,7 @@ class PeerServer:
 
     def _authenticate(self, data: bytes, source: str, path: str) -> Envelope | None:
         try:
-            envelope = open_sealed(
-                self._key,
-                data,
-                cluster=self.cluster,
-                receiver=self.local_name,
-                max_size=MAX_FRAME_SIZE,
-            )
+            envelope = _open_frame(self._key, self.cluster, self.local_name, data)
         except BadSignature as exc:
             self._drop(DROP_FORGED, FORGED_MESSAGE, path, source, exc)
             return None
@@ -767,13 +767,7 @@ class PeerClient:
 
     def _open_reply(self, peer: str, data: bytes, rid: str) -> JSONObject:
         try:
-            envelope = open_sealed(
-                self._key,
-                data,
-                cluster=self.cluster,
-                receiver=self.local_name,
-                max_size=MAX_FRAME_SIZE,
-            )
+            envelope = _open_frame(self._key, self.cluster, self.local_name, data)
         except (BadSignature, Malformed, WrongCluster, Misdirected) as exc:
             log.warning("%s: dropped a reply from server %s: %s", FORGED_MESSAGE, peer, exc)
             raise _PathFailed(f"unauthentic reply: {exc}") from None

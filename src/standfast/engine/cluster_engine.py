@@ -105,8 +105,7 @@ class ClusterEngine(Engine):
         states: dict[str, dict[str, State]] = {self.server: dict(self.states)}
         since: dict[str, dict[str, float]] = {self.server: self._since()}
         for peer in alive - {self.server}:
-            copies = [t for (srv, t) in self.config.resources if srv == peer]
-            states[peer] = self.members.peer_states_known(peer, copies)
+            states[peer] = self.peer_states(peer)
             since[peer] = self.members.peer_since(peer)
         busy_equivs = frozenset(
             self.resource(t).equiv for t in self._busy if (self.server, t) in self.config.resources
@@ -285,16 +284,11 @@ class ClusterEngine(Engine):
 
     async def _clean_up_removed(self, resources: list[Resource]) -> None:
         """Each kit's delete for copies that left the configuration while this server
-        could not be asked; children before parents are irrelevant here (out of service)."""
+        could not be asked (they are out of service, so their order does not matter)."""
         alog = ActionLog()
         for res in resources:
             try:
-                await self.runner.call(
-                    lambda res=res: get_kit(res.kit).delete(self.context(alog), res),  # type: ignore[misc]
-                    deadline=self.tunables.SF_ACTION_TIMEOUT,
-                    action="delete",
-                    tag=res.tag,
-                )
+                await self._kit_call("delete", res, alog)
             except StandfastError as exc:
                 log.error("clean-up of removed %s failed: %s", res.tag, exc.text("en"))
                 continue
@@ -512,7 +506,13 @@ class ClusterEngine(Engine):
             return super()._copy_state(server, tag)
         if server not in self.members.alive():
             return State.OSU
-        return self.members.peer_states_known(server, [tag]).get(tag, State.OSU)
+        return self.peer_states(server).get(tag, State.OSU)
+
+    def peer_states(self, peer: str) -> dict[str, State]:
+        """``peer``'s instances as its heartbeats report them (OSU for those it leaves
+        unsaid); empty before its first heartbeat."""
+        copies = [t for (srv, t) in self.config.resources if srv == peer]
+        return self.members.peer_states_known(peer, copies)
 
     async def ask(self, peer: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -718,13 +718,7 @@ class ClusterEngine(Engine):
         alog = ActionLog()
         self._cleaned |= set(tags)  # the removal that follows needs no second clean-up
         for t in tags:
-            res = self.resource(t)
-            await self.runner.call(
-                lambda res=res: get_kit(res.kit).delete(self.context(alog), res),  # type: ignore[misc]
-                deadline=self.tunables.SF_ACTION_TIMEOUT,
-                action="delete",
-                tag=t,
-            )
+            await self._kit_call("delete", self.resource(t), alog)
 
     def answer_failover(self, tag: str, answer: str) -> dict[str, object]:
         """The operator's answer to a pending failover confirmation."""

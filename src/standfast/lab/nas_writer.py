@@ -82,14 +82,12 @@ def run(path: str, name: str) -> int:
 def start(path: str, name: str) -> int:
     if _alive_pid(name) is not None:
         return 0
-    env = dict(os.environ)
     proc = subprocess.Popen(
         [sys.executable, "-I", os.path.abspath(__file__), "run", path, name],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd="/",
-        env=env,
         start_new_session=True,
     )
     tmp = _pid_file(name) + ".tmp"
@@ -119,14 +117,11 @@ def _size(path: str) -> int:
 def stop(name: str) -> int:
     pid = _alive_pid(name)
     if pid is not None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_WAIT
-        while time.monotonic() < deadline and _alive_pid(name) == pid:
-            time.sleep(0.05)
-        if _alive_pid(name) == pid:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if _alive_pid(name) != pid:
+                break
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, sig)
             deadline = time.monotonic() + STOP_WAIT
             while time.monotonic() < deadline and _alive_pid(name) == pid:
                 time.sleep(0.05)

@@ -344,16 +344,17 @@ class NetCluster:
                 continue
         return out
 
-    def wait_for(self, tag: str, server: str, timeout: float) -> float:
+    def wait_for(self, tag: str, server: str, timeout: float, state: str = "ISP") -> float:
+        """Seconds until *tag* is in *state* on *server*; AssertionError after *timeout*."""
         start = time.monotonic()
         while time.monotonic() - start < timeout:
             try:
-                if self.states(server).get(tag) == "ISP":
+                if self.states(server).get(tag) == state:
                     return time.monotonic() - start
             except (httpx.HTTPError, OSError):
                 pass
             time.sleep(0.02)
-        raise AssertionError(f"{tag} not ISP on {server} within {timeout}s")
+        raise AssertionError(f"{tag} not {state} on {server} within {timeout}s")
 
     # -- the application and the observer -----------------------------------------------
 

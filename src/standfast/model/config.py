@@ -253,8 +253,7 @@ class ClusterConfig:
                 if d not in deps:
                     raise StandfastError("190009", parent=d.parent, child=d.child, server=d.server)
                 deps.discard(d)
-        for server in {r.server for r in res.values()}:
-            _check_state_report(res, server)
+        _check_state_reports(res.values())
         live = {r.equiv for r in res.values()}
         targets = {e: v for e, v in targets.items() if e in live}
         return ClusterConfig(self.version + 1, res, frozenset(deps), targets)
@@ -271,16 +270,29 @@ _STATE_ENTRY_BYTES = 28
 
 def state_report_size(resources: Iterable[Resource], server: str) -> int:
     """The most bytes ``server``'s heartbeat needs for the states of its instances."""
-    return sum(len(r.tag) + _STATE_ENTRY_BYTES for r in resources if r.server == server)
+    return sum(_state_entry_bytes(r) for r in resources if r.server == server)
 
 
-def _check_state_report(res: Mapping[tuple[str, str], Resource], server: str) -> None:
-    size = state_report_size(res.values(), server)
-    if size > STATE_REPORT_BUDGET:
-        count = sum(1 for r in res.values() if r.server == server)
-        raise StandfastError(
-            "190021", server=server, count=count, size=size, limit=STATE_REPORT_BUDGET
-        )
+def _state_entry_bytes(r: Resource) -> int:
+    return len(r.tag) + _STATE_ENTRY_BYTES
+
+
+def _check_state_reports(resources: Iterable[Resource]) -> None:
+    """One pass over every server's instances: each server's report must fit."""
+    size: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for r in resources:
+        size[r.server] = size.get(r.server, 0) + _state_entry_bytes(r)
+        count[r.server] = count.get(r.server, 0) + 1
+    for server in sorted(size):
+        if size[server] > STATE_REPORT_BUDGET:
+            raise StandfastError(
+                "190021",
+                server=server,
+                count=count[server],
+                size=size[server],
+                limit=STATE_REPORT_BUDGET,
+            )
 
 
 def _check_new_resource(res: Mapping[tuple[str, str], Resource], r: Resource) -> None:
