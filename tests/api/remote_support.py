@@ -131,6 +131,8 @@ class RemoteDaemon:
     ttl: float | None = None
     server: str = "server1"
     proc: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    defaults: str = ""
 
     @property
     def url(self) -> str:
@@ -150,11 +152,12 @@ class RemoteDaemon:
         )
         env.pop("STANDFAST_DEFAULTS", None)
         env.update(remote_env(self.port, self.ttl, host="127.0.0.1"))
+        env.update(self.extra_env)
         return env
 
     def start(self) -> RemoteDaemon:
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "defaults").write_text("")
+        (self.home / "defaults").write_text(self.defaults)
         (self.home / "fstab").touch()
         self.proc = subprocess.Popen(
             daemon_argv(),

@@ -308,3 +308,32 @@ def test_local_socket_still_serves_the_cli(daemon: RemoteDaemon, tmp_path: Path)
     transport = httpx.HTTPTransport(uds=str(daemon.socket))
     with httpx.Client(transport=transport, base_url="http://sf", timeout=10) as c:
         assert c.get("/v1/status").json()["server"] == "server1"
+
+
+def test_encoded_tags_on_the_server_route_address_only_themselves(
+    daemon: RemoteDaemon, users: Accounts
+) -> None:
+    """A tag's %3F or %2F reaches the engine as part of the tag, never as another route
+    (``scratch?x`` is not ``scratch``, ``../config`` is not the configuration)."""
+    admin = daemon.login(users["administrator"])
+    props = {"restore": "/bin/true", "remove": "/bin/true"}
+    with daemon.client() as c:
+        r = call(
+            c, admin, "POST", "/api/v1/resources", {"kit": "app", "tag": "scratch", "props": props}
+        )
+        assert r.status_code == 200, r.text
+        assert (
+            call(c, admin, "POST", "/api/v1/out-of-service", {"tag": "scratch"}).status_code == 200
+        )
+        for prefix in ("/api/servers/server1", "/api"):
+            r = call(c, admin, "DELETE", prefix + "/v1/resources/scratch%3Fx", None)
+            assert r.status_code == 404 and err(r) == "000019", (prefix, r.text)
+            r = call(c, admin, "GET", prefix + "/v1/resources/..%2Fconfig", None)
+            assert r.status_code == 404 and err(r) == "000019", (prefix, r.text)
+        # A JSON boolean is not a priority.
+        r = call(c, admin, "PATCH", "/api/v1/resources/scratch", {"priority": True})
+        assert r.status_code == 422 and err(r) == "190206", r.text
+        r = call(c, admin, "PATCH", "/api/v1/resources/scratch", {"switchback": ""})
+        assert err(r) == "190014", r.text
+        shown = call(c, admin, "GET", "/api/v1/resources/scratch", None).json()
+        assert shown["tag"] == "scratch" and shown["priority"] == 1

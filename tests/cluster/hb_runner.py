@@ -19,8 +19,8 @@ import sys
 from typing import Any
 
 from standfast.cluster.auth import load_key
+from standfast.cluster.comm_paths import CommPath, PathEvent
 from standfast.cluster.heartbeat import HeartbeatService
-from standfast.cluster.paths import CommPath, PathEvent
 
 
 def emit(doc: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,24 @@ DEFAULTS = "SF_QUICKCHECK_INTERVAL=0.5\n"
 def cluster3(tmp_path: Path) -> Iterator[NetCluster]:
     with net_cluster(tmp_path / "c", count=3, tag="a", defaults=DEFAULTS) as c:
         c.start_all()
+        yield c
+
+
+@contextmanager
+def fenced_cluster(work: Path, tag: str) -> Iterator[NetCluster]:
+    """Three servers with fencing: the fence agent records ``time server`` in
+    ``work/fenced`` and SIGKILLs that server's daemon (a power switch's effect)."""
+    work.mkdir(parents=True)
+    agent = work / "fence-agent"
+    agent.write_text(
+        f'#!/bin/sh\necho "$(date +%s.%N) $1" >> {work}/fenced\nkill -9 "$(cat {work}/$1.pid)"\n'
+    )
+    agent.chmod(0o755)
+    extra = {"fencing": {"command": [str(agent), "{server}"], "timeout": 10}}
+    with net_cluster(work, count=3, tag=tag, defaults=DEFAULTS, definition_extra=extra) as c:
+        c.start_all()
+        for name in c.servers:
+            (work / f"{name}.pid").write_text(str(c.pid(name)))
         yield c
 
 
@@ -160,17 +179,7 @@ def test_hung_primary_is_fenced_then_replaced(tmp_path: Path) -> None:
     fencing makes taking over its hierarchies safe, so this test configures it, with
     quorum, and the observer must find the application never ran twice."""
     work = tmp_path / "c"
-    work.mkdir(parents=True)
-    agent = work / "fence-agent"
-    agent.write_text(
-        f'#!/bin/sh\necho "$(date +%s.%N) $1" >> {work}/fenced\nkill -9 "$(cat {work}/$1.pid)"\n'
-    )
-    agent.chmod(0o755)
-    extra = {"fencing": {"command": [str(agent), "{server}"], "timeout": 10}}
-    with net_cluster(work, count=3, tag="h", defaults=DEFAULTS, definition_extra=extra) as c:
-        c.start_all()
-        for name in c.servers:
-            (work / f"{name}.pid").write_text(str(c.pid(name)))
+    with fenced_cluster(work, "h") as c:
         time.sleep(2.5)
         make_app(c)
         c.hang("server1")

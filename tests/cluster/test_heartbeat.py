@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from standfast.cluster.auth import Sealer, generate_key
+from standfast.cluster.comm_paths import CommPath, PathEvent, PathState
 from standfast.cluster.heartbeat import (
     DROP_FORGED,
     DROP_REPLAYED,
@@ -28,7 +29,6 @@ from standfast.cluster.heartbeat import (
     DROP_WRONG_CLUSTER,
     HeartbeatService,
 )
-from standfast.cluster.paths import CommPath, PathEvent, PathState
 
 KEY = secrets.token_bytes(32)
 INTERVAL = 0.3

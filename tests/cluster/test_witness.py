@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from standfast.cluster import witness as witness_mod
+from standfast.cluster import storage_witness as witness_mod
 from standfast.cluster.auth import Sealer, generate_key
 from standfast.cluster.quorum import (
     QuorumConfig,
@@ -35,10 +35,10 @@ from standfast.cluster.quorum import (
     WitnessView,
     decide_quorum,
 )
+from standfast.cluster.storage_witness import StorageWitness
 from standfast.cluster.witness import (
     REQUEST_TYPE,
     WITNESS_NAME,
-    StorageWitness,
     WitnessServer,
     ask_witness,
 )
@@ -343,7 +343,7 @@ def test_bad_parameters_are_refused(tmp_path: Path) -> None:
 RACER = r"""
 import json, sys
 from pathlib import Path
-from standfast.cluster.witness import StorageWitness
+from standfast.cluster.storage_witness import StorageWitness
 w = StorageWitness(Path(sys.argv[1]), sys.argv[2], ttl=4.0, io_timeout=2.0, max_skew=0.2,
                    settle=0.2)
 print("ready", flush=True)

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from standfast.cli.status_exit import DEGRADED, FAILED, OK
 from standfast.lab.nas import NasServer
 from tests.support.daemon import Daemon
+
+ANSWERED = (OK, DEGRADED, FAILED)
 
 pytestmark = [pytest.mark.daemon, pytest.mark.nfs]
 
@@ -54,7 +57,8 @@ def test_hung_nas_detected_within_deadline_daemon_responsive(
         t0 = time.monotonic()
         r = d.cli("status", "--json", timeout=10)
         slowest = max(slowest, time.monotonic() - t0)
-        assert r.returncode == 0
+        # It answered: 0, or 3/4 once the NAS is ISU/OSF (docs/monitoring.md).
+        assert r.returncode in ANSWERED, r.stderr
         if d.states()["nas-open"] == "OSF":
             break
     detected = time.monotonic() - hung_at

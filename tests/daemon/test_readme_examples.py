@@ -1,4 +1,5 @@
-"""The README's CLI examples run, as written, against a real daemon."""
+"""The CLI examples of the README, docs/events.md, docs/kits.md and docs/maintenance.md
+run, as written, against a real daemon."""
 
 from __future__ import annotations
 
@@ -12,13 +13,21 @@ from tests.support.daemon import Daemon
 
 pytestmark = pytest.mark.daemon
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+DOCS = (
+    README,
+    ROOT / "docs" / "events.md",
+    ROOT / "docs" / "kits.md",
+    ROOT / "docs" / "maintenance.md",
+)
 
 
-def runnable_blocks() -> list[list[list[str]]]:
+def runnable_blocks(docs: tuple[Path, ...] = DOCS) -> list[list[list[str]]]:
     """Shell blocks whose first line is '# example: runnable', as argv lists."""
     blocks = []
-    for body in re.findall(r"```sh\n(.*?)```", README.read_text(), flags=re.S):
+    text = "".join(d.read_text() for d in docs)
+    for body in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
         lines = body.replace("\\\n", " ").splitlines()
         if not lines or lines[0].strip() != "# example: runnable":
             continue
@@ -31,8 +40,9 @@ def runnable_blocks() -> list[list[list[str]]]:
     return blocks
 
 
-def test_readme_has_runnable_examples() -> None:
-    assert runnable_blocks()
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.name)
+def test_each_doc_has_runnable_examples(doc: Path) -> None:
+    assert runnable_blocks((doc,))
 
 
 @pytest.mark.parametrize("block", range(len(runnable_blocks())))

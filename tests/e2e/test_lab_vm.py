@@ -7,7 +7,10 @@ order (crash and down come last).  Needs root, /dev/net/tun and the lab packages
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -17,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from standfast.lab import network, state
-from standfast.lab.vm import ExecResult
+from standfast.lab.vm import ExecResult, GuestGone
 from standfast.lab.vmlab import LabInfo, VmLab
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -175,6 +178,54 @@ def test_spawn_background_process(lab: VmLab, info: LabInfo) -> None:
         time.sleep(0.2)
 
 
+def lab_cli(lab: VmLab, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """``standfast lab ARGS`` in another process, as a user in another shell."""
+    return subprocess.run(
+        [sys.executable, "-m", "standfast", "lab", "--lab-dir", str(lab.lab_dir),
+         "--cache-dir", str(lab.cache_dir), *args],
+        capture_output=True, text=True, timeout=timeout, check=False,
+    )  # fmt: skip
+
+
+def test_lab_commands_from_other_processes_while_guests_are_busy(lab: VmLab, info: LabInfo) -> None:
+    """This process holds its own connections with a long quiet command in flight and
+    short ones timing out beside it; `lab status` and `lab exec` from other processes
+    answer meanwhile, and nothing here loses its connection."""
+    long = {}
+    t = threading.Thread(
+        target=lambda: long.setdefault("r", lab.exec("server1", ["sleep", "8"], timeout=30))
+    )
+    t.start()
+    time.sleep(0.5)
+    for _ in range(3):
+        assert lab.guest("server1").ping(timeout=2)["pong"] is True
+    t0 = time.monotonic()
+    status = lab_cli(lab, "status", "--json")
+    assert status.returncode == 0, status.stderr
+    servers = json.loads(status.stdout)["servers"]
+    assert servers["server1"]["agent"] is True and servers["server2"]["agent"] is True
+    r = lab_cli(lab, "exec", "server1", "--", "echo", "from another shell")
+    assert r.returncode == 0 and r.stdout == "from another shell\n", r.stderr
+    assert time.monotonic() - t0 < 60
+    t.join(40)
+    assert long["r"].ok, long["r"]
+
+
+def test_restart_of_a_running_server_waits_for_its_old_qemu(lab: VmLab, info: LabInfo) -> None:
+    """`lab restart` on a running server: the old qemu is gone (its TAPs free) before
+    the new one starts; the server comes back every time."""
+    old = lab.guest("server2").pid
+    for _ in range(2):
+        r = lab_cli(lab, "restart", "server2", timeout=300)
+        assert r.returncode == 0, r.stderr
+    assert old is not None and not state.process_alive(old)
+    lab_state = state.load(lab.lab_dir)
+    pid = int(lab_state.info["servers"]["server2"]["pid"])
+    lab._guests.pop("server2").close()  # drive the new qemu, as a fresh process would
+    assert lab.guest("server2").pid == pid
+    assert lab.exec("server2", ["true"]).ok
+
+
 def test_crash_kills_one_server(lab: VmLab, info: LabInfo) -> None:
     pid = info.servers["server1"].pid
     assert pid is not None
@@ -184,6 +235,14 @@ def test_crash_kills_one_server(lab: VmLab, info: LabInfo) -> None:
     assert not state.process_alive(pid)
     assert status["servers"]["server2"]["agent"] is True
     assert lab.exec("server2", ["true"]).ok
+    # A command for the crashed server fails at once, with its number, in this process
+    # and from another one (it used to wait out its whole timeout).
+    t0 = time.monotonic()
+    with pytest.raises(GuestGone, match="190901"):
+        lab.exec("server1", ["true"], timeout=600)
+    r = lab_cli(lab, "exec", "server1", "--", "true")
+    assert r.returncode == 1 and "190901" in r.stderr
+    assert time.monotonic() - t0 < 20
 
 
 def test_down_removes_exactly_what_the_lab_made(lab: VmLab, info: LabInfo) -> None:

@@ -72,6 +72,38 @@ def _ip(*args: str, check: bool = True) -> None:
         raise RuntimeError(f"ip {' '.join(args)}: {r.stderr.strip()}")
 
 
+def _in_netns(name: str, *argv: str) -> None:
+    r = subprocess.run(
+        ["ip", "netns", "exec", name, *argv],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} in {name}: {r.stderr.strip()}")
+
+
+def _wait_settled(name: str, timeout: float = 10.0) -> None:
+    """Until eth0 in namespace *name* has its carrier and no tentative address: the
+    browser must start on interfaces that no longer change."""
+    deadline = time.monotonic() + timeout
+    while True:
+        link = subprocess.run(
+            ["ip", "-n", name, "-o", "link", "show", "eth0"],
+            capture_output=True, text=True, timeout=10, check=False,
+        ).stdout  # fmt: skip
+        tentative = subprocess.run(
+            ["ip", "-n", name, "-o", "addr", "show", "tentative"],
+            capture_output=True, text=True, timeout=10, check=False,
+        ).stdout  # fmt: skip
+        if "LOWER_UP" in link and "NO-CARRIER" not in link and not tentative.strip():
+            return
+        if time.monotonic() >= deadline:
+            raise RuntimeError(f"the browser's network in {name} did not settle: {link}")
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def isolated_network(workdir: Path, bridge: str, address: str) -> Iterator[str]:
     """A network namespace for the browser alone, joined to *bridge* by a veth pair with
@@ -91,12 +123,20 @@ def isolated_network(workdir: Path, bridge: str, address: str) -> Iterator[str]:
     wrapper.chmod(0o755)
     _ip("netns", "add", name)
     try:
+        # No IPv6 in the browser's namespace (the servers are reached over IPv4): the
+        # link-local address an interface gets ends its duplicate address detection
+        # about 1.8 s after the link comes up, and Chromium takes that late address as
+        # a network change that aborts every request in flight, the first page's
+        # scripts among them.
+        _in_netns(name, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
+        _in_netns(name, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
         _ip("link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", name)
         _ip("link", "set", host_end, "master", bridge)
         _ip("link", "set", host_end, "up")
         _ip("-n", name, "link", "set", "lo", "up")
         _ip("-n", name, "addr", "add", address, "dev", "eth0")
         _ip("-n", name, "link", "set", "eth0", "up")
+        _wait_settled(name)
         yield str(wrapper)
     finally:
         _ip("netns", "del", name, check=False)  # takes the veth pair with it

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +24,6 @@ from standfast.lab.netns import NetCluster
 from tests.api.remote_support import (
     Accounts,
     RemoteNetCluster,
-    accounts,
 )
 from tests.gui.browser import (
     WAIT_MS,
@@ -44,12 +44,6 @@ DEFAULTS = "SF_QUICKCHECK_INTERVAL=0.5\n"
 
 if not have_chromium():  # pragma: no cover - the bootstrap installs it
     pytest.skip("Debian chromium is not installed", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def users() -> Iterator[Accounts]:
-    with accounts() as acc:
-        yield acc
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +110,35 @@ def test_login_per_role(cluster: RemoteNetCluster, users: Accounts, browser: Bro
         expect(page.locator("#quorum-badge")).to_have_attribute("data-quorum", "true")
         assert not js_errors(page)
         ctx.close()
+
+
+@pytest.mark.parametrize("lost", ["main.js", "api.js", "en.json", "api/v1/whoami"])
+def test_first_load_survives_a_lost_request(
+    cluster: RemoteNetCluster, users: Accounts, browser: Browser, lost: str
+) -> None:
+    """A network change aborts every request in flight (ERR_NETWORK_CHANGED): one lost
+    script, language file or session probe at the first load must not leave the page
+    without its login form (it once stayed hidden: the module never loaded)."""
+    ctx, page = new_page(browser)
+    aborted: list[str] = []
+
+    def once(route: Any) -> None:
+        if not aborted:
+            aborted.append(route.request.url)
+            route.abort("internetdisconnected")
+        else:
+            route.continue_()
+
+    page.route(f"**/{lost}", once)
+    goto(page, cluster.url("server1") + "/")
+    expect(page.locator("#login-form")).to_be_visible(timeout=WAIT_MS)
+    assert aborted, f"the test's route for {lost} never matched"
+    page.unroute(f"**/{lost}")
+    page.fill("#login-user", users["operator"].name)
+    page.fill("#login-password", users["operator"].password)
+    page.click("#login-submit")
+    expect(page.locator("#user-role")).to_have_attribute("data-role", "operator")
+    ctx.close()
 
 
 def test_admin_creates_and_extends_an_app_hierarchy(
@@ -239,6 +262,25 @@ def test_operator_switches_over_and_the_table_updates_live(
     expect(cell(page, "server2")).to_have_attribute("data-state", "OSU", timeout=WAIT_MS)
     cluster.cli("server2", "resource", "in-service", "web")
     expect(cell(page, "server2")).to_have_attribute("data-state", "ISP", timeout=WAIT_MS)
+    # Maintenance mode and standby set elsewhere are shown (docs/maintenance.md).
+    badge = page.locator("#maintenance-badge")
+    expect(badge).to_be_hidden()
+    cluster.cli("server3", "maintenance", "on", "--hierarchy", "web")
+    expect(badge).to_have_attribute("data-maintenance", "hierarchy", timeout=WAIT_MS)
+    expect(badge).to_contain_text("web")
+    expect(page.locator("#status-table .maint-chip[data-maintenance=true]")).to_have_count(1)
+    cluster.cli("server3", "maintenance", "on")
+    expect(badge).to_have_attribute("data-maintenance", "cluster", timeout=WAIT_MS)
+    cluster.cli("server3", "server", "standby", "server3")
+    expect(page.locator(".server-card[data-server=server3] .standby")).to_be_visible(
+        timeout=WAIT_MS
+    )
+    shot(page, "13-maintenance-and-standby")
+    cluster.cli("server3", "server", "unstandby", "server3")
+    cluster.cli("server3", "maintenance", "off")
+    cluster.cli("server3", "maintenance", "off", "--hierarchy", "web")
+    expect(badge).to_be_hidden(timeout=WAIT_MS)
+    expect(page.locator(".server-card .standby")).to_have_count(0)
     # The operator may not extend: the server says so even if asked directly.
     status = page.evaluate(
         """async () => (await fetch('/api/servers/server1/v1/extend', {method: 'POST',
@@ -301,6 +343,60 @@ def test_guest_is_refused_every_change(
     ctx.close()
 
 
+def test_alerts_page(
+    cluster: RemoteNetCluster, users: Accounts, browser: Browser, tmp_path: Path
+) -> None:
+    """The alerts page: an administrator is refused a bad recipient (197001), adds an
+    executable and a webhook, sends a test alert and sees per recipient whether it was
+    delivered (the executable really ran); the webhook's secret is never shown; a guest
+    sees the list and may change nothing."""
+    log = tmp_path / "gui-alert.log"
+    script = tmp_path / "gui-alert"
+    script.write_text(f'#!/bin/sh\necho "$SF_ALERT_KIND $SF_ALERT_SERVER" >> {log}\n')
+    script.chmod(0o755)
+    secret = "a-secret-the-gui-never-shows"
+    ctx, page = new_page(browser)
+    log_in(page, cluster.url("server1"), users["administrator"])
+    page.click("[data-menu='menu.alerts']")
+    expect(page.locator("#alerts-dialog")).to_be_visible(timeout=WAIT_MS)
+    page.fill("#alerts-add input[name=name]", "gui")
+    page.fill("#alerts-add input[name=path]", "relative/path")
+    page.click("#alerts-add-submit")
+    refused = page.locator("#alerts-add-error [data-code]")
+    expect(refused).to_have_attribute("data-code", "197001", timeout=WAIT_MS)
+    page.fill("#alerts-add input[name=path]", str(script))
+    page.click("#alerts-add-submit")
+    expect(page.locator("#alerts-list tr[data-recipient=gui]")).to_be_visible(timeout=WAIT_MS)
+    page.fill("#alerts-add input[name=name]", "hook")
+    page.select_option("#alerts-add select[name=type]", "webhook")
+    # Nothing listens there: the test alert to it fails at once.
+    page.fill("#alerts-add input[name=url]", f"https://{cluster.host_address(1)}:9/x")
+    page.fill("#alerts-add input[name=secret]", secret)
+    page.click("#alerts-add-submit")
+    expect(page.locator("#alerts-list tr[data-recipient=hook]")).to_be_visible(timeout=WAIT_MS)
+    page.click("#alerts-test")
+    results = "#alerts-test-result li[data-recipient={}]"
+    expect(page.locator(results.format("gui"))).to_have_attribute(
+        "data-delivered", "true", timeout=WAIT_MS
+    )
+    expect(page.locator(results.format("hook"))).to_have_attribute("data-delivered", "false")
+    page.locator("#alerts-list").scroll_into_view_if_needed()
+    shot(page, "14b-alerts")
+    assert secret not in page.content()
+    assert log.read_text().split() == ["test", "server1"]
+    ctx.close()
+    ctx, page = new_page(browser)
+    log_in(page, cluster.url("server2"), users["guest"])
+    page.click("[data-menu='menu.alerts']")
+    expect(page.locator("#alerts-list tr[data-recipient=hook]")).to_be_visible(timeout=WAIT_MS)
+    expect(page.locator("#alerts-test")).to_be_disabled()
+    expect(page.locator("#alerts-list [data-remove=gui]")).to_be_disabled()
+    assert page.locator("#alerts-add").count() == 0 and secret not in page.content()
+    ctx.close()
+    for name in ("gui", "hook"):
+        cluster.cli("server1", "alert", "remove", name)
+
+
 def test_crash_shows_a_failover_in_the_timeline(
     cluster: RemoteNetCluster, users: Accounts, browser: Browser
 ) -> None:
@@ -357,4 +453,42 @@ def test_unextend_and_delete_through_the_wizards(
     shot(page, "18-delete-refused")
     page.click("#wz-cancel")
     assert "web" in cluster.states("server1")
+    ctx.close()
+
+
+def test_admin_creates_an_ocf_resource_from_its_agent_metadata(
+    cluster: RemoteNetCluster, users: Accounts, browser: Browser
+) -> None:
+    ctx, page = new_page(browser)
+    log_in(page, cluster.url("server1"), users["administrator"])
+    page.click("[data-menu='menu.server']")
+    page.click(".menu.open [data-action='create']")
+    page.select_option("#wizard-body select[name=kit]", "ocf")
+    wizard_next(page)
+    expect(page.locator("#wizard-body")).to_have_attribute("data-step", "agent")
+    page.select_option("#wizard-body select[name='prop.agent']", "ocf:heartbeat:Dummy")
+    wizard_next(page)
+    wizard_next(page)  # switchback
+    wizard_next(page)  # server
+    expect(page.locator("#wizard-body")).to_have_attribute("data-step", "resource")
+    # The form is Dummy's meta-data: its parameters beside the kit's own.
+    state = cluster.workdir / "gui-dummy.state"
+    page.fill("#wizard-body input[name='prop.state']", str(state))
+    page.fill("#wizard-body input[name='prop.timeout_start']", "soon")
+    wizard_next(page)
+    page.fill("#wizard-body input[name=root_tag]", "dummy")
+    wizard_next(page)
+    error = page.locator(".field[data-field='prop.timeout_start'] .field-error")
+    expect(error).to_have_attribute("data-code", "190011", timeout=WAIT_MS)
+    assert "dummy" not in cluster.states("server1")
+    page.fill("#wizard-body input[name='prop.timeout_start']", "")
+    wizard_next(page)
+    wizard_next(page)
+    expect(page.locator("#wizard-body [data-result]")).to_have_attribute(
+        "data-result", "ok", timeout=30000
+    )
+    page.click("#wz-next")
+    expect(cell(page, "server1", "dummy")).to_have_attribute("data-state", "ISP", timeout=WAIT_MS)
+    assert state.exists()
+    assert not js_errors(page)
     ctx.close()

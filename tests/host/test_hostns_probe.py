@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from standfast.host import commands, mountops, probe
+from standfast.host import children, commands, mountops, probe
+from standfast.host.children import Child, python_argv
 from standfast.host.commands import run
 from standfast.host.probe import probe_mount_point
 from tests.host.hostsupport import HungFuse, wait_until
@@ -89,3 +90,27 @@ def test_run_returns_when_child_is_in_uninterruptible_sleep(tmp_path: Path) -> N
     assert commands.abandoned_pids() != []
     fs.abort()  # the abandoned child can die now
     wait_until(lambda: commands.reap_abandoned() == [], 10, "the abandoned child to be reaped")
+
+
+def test_child_in_uninterruptible_sleep_returns_in_time_and_any_owner_reaps_it(
+    tmp_path: Path,
+) -> None:
+    fs = HungFuse(str(tmp_path))
+    thread = threading.Thread(target=lambda: fs.take_request(timeout=10))
+    thread.start()
+    code = f"import os; print('ready', flush=True); os.stat({str(tmp_path)!r})"
+    with Child(python_argv("-c", code), owner="host-test", kill_wait=0.5) as child:
+        assert child.read_line(time.monotonic() + 10) == b"ready\n"
+        thread.join(timeout=10)  # the GETATTR was taken and is never answered: D state
+        assert not child.wait_exit(time.monotonic() + 0.5)
+        t1 = time.monotonic()
+        assert not child.kill() and child.abandoned
+        assert time.monotonic() - t1 < 0.5 + 0.5  # kill_wait + a small margin
+    assert children.abandoned_pids("host-test") == [child.pid]
+    assert probe.abandoned_pids() == [] and commands.abandoned_pids() == []
+    fs.abort()  # the stuck child can die now; a probe's own reaping collects it
+    wait_until(
+        lambda: probe.reap_abandoned() == [] and children.abandoned_pids("host-test") == [],
+        10,
+        "the abandoned child to be reaped by another owner",
+    )

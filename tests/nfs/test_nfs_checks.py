@@ -234,17 +234,27 @@ def test_killed_server_leaves_no_stale_registration(live_nas: NasServer) -> None
     assert get_port(HOST, NFS, 3, timeout=2.0) == live_nas.nfs_port
 
 
+def _state_becomes(pid: int, states: tuple[str, ...], within: float = 3.0) -> str:
+    """The process's state once it is one of ``states``, or the last one seen: a signal
+    takes effect asynchronously (a busy thread on another CPU stops a moment later)."""
+    deadline = time.monotonic() + within
+    while True:
+        with open(f"/proc/{pid}/stat") as stat:
+            state = stat.read().rsplit(")", 1)[1].split()[0]
+        if state in states or time.monotonic() > deadline:
+            return state
+        time.sleep(0.02)
+
+
 def test_pause_and_resume_signal_the_ganesha_pid(live_nas: NasServer) -> None:
     pid = live_nas.pid
     assert pid is not None
     live_nas.pause()
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            assert stat.read().rsplit(")", 1)[1].split()[0] == "T"
+        assert _state_becomes(pid, ("T",)) == "T"
     finally:
         live_nas.resume()
-    with open(f"/proc/{pid}/stat") as stat:
-        assert stat.read().rsplit(")", 1)[1].split()[0] in ("S", "R")
+    assert _state_becomes(pid, ("S", "R")) in ("S", "R")
 
 
 def test_second_nas_on_a_served_port_is_refused(live_nas: NasServer, tmp_path: Path) -> None:

@@ -59,9 +59,9 @@ def test_edit_keeps_base_and_refuses_immutable() -> None:
 
 
 def test_registry() -> None:
-    assert set(KITS) == {"app", "nas", "filesys", "ip"}
+    assert set(KITS) == {"app", "nas", "filesys", "ip", "ocf"}
     with pytest.raises(StandfastError) as exc:
-        get_kit("ocf")
+        get_kit("systemd")
     assert exc.value.code == "190010"
     for kit in KITS.values():
         names = [p.name for p in kit.schema]

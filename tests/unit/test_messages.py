@@ -21,6 +21,7 @@ from standfast.messages import (
     lookup,
     render,
 )
+from standfast.messages.alert_codes import ALERT_FIELDS
 from standfast.messages.api_codes import API_FIELDS
 from standfast.messages.guide import GUIDE_MESSAGES
 from standfast.messages.listing import catalogue_rows
@@ -116,6 +117,9 @@ EXPECTED_FIELDS: dict[str, set[str]] = {
     "190019": {"tag", "root"},
     "190020": {"value"},
     "190021": {"count", "limit", "server", "size"},
+    "190022": {"tag"},
+    "190023": {"id", "kit", "reason"},
+    "190024": {"value", "option", "reason"},
     "190101": {"path", "reason"},
     "190102": {"path", "found", "expected"},
     "190103": {"version"},
@@ -128,10 +132,15 @@ EXPECTED_FIELDS: dict[str, set[str]] = {
     "190207": {"action", "tag", "seconds"},
     "190208": {"server", "version"},
     "190209": {"server"},
+    "190210": {"status", "detail"},
+    "190213": {"seconds", "interval"},
+    "190214": {"socket", "reason"},
+    "190215": {"server", "seconds"},
     "190301": {"path", "reason"},
     "190302": {"value", "name", "path", "reason", "default"},
     "190303": {"name", "path"},
     "190304": {"line", "path"},
+    "190305": {"server", "timeout", "margin"},
     "190401": {"export", "count", "fstab"},
     "190402": {"mount_point", "server"},
     "190403": {"mount_point", "host", "ip"},
@@ -151,6 +160,11 @@ EXPECTED_FIELDS: dict[str, set[str]] = {
     "190417": {"tag", "reason"},
     "190418": {"nfs_server", "export", "server"},
     "190419": {"host", "reason"},
+    "190420": {"tag", "server", "reason"},
+    "190421": {"command", "reason", "error"},
+    "190501": {"command", "reason"},
+    "190502": {"device", "reason"},
+    "190503": {"device", "timeout"},
     "190601": {"action", "tag", "status", "output"},
     "190602": {"action", "tag", "seconds"},
     "190603": {"command", "tag"},
@@ -176,6 +190,11 @@ EXPECTED_FIELDS: dict[str, set[str]] = {
     "190814": {"address", "interface", "server"},
     "190815": {"interface", "reason"},
     "190816": {"address", "id"},
+    "190901": {"server", "pid"},
+    "190902": {"server", "pid", "seconds"},
+    "190903": {"path", "hidden"},
+    "190904": {"server"},
+    "190905": {"server", "seconds", "pids"},
     "191001": {"path"},
     "191002": {"path", "minimum"},
     "191003": {"path", "source", "reason"},
@@ -206,13 +225,88 @@ EXPECTED_FIELDS: dict[str, set[str]] = {
     "193019": {"server", "tag"},
     "193020": {"reason", "server", "tag"},
     "193021": {"local", "peer", "version"},
+    "193022": {"needed", "server", "tag", "votes"},
+    "193023": {"reason", "server", "tag"},
+    "193024": {"holder", "server", "tag"},
+    "193025": {"server", "tag"},
+    "193026": {"needed", "server", "tag", "votes"},
+    "193027": {"seconds", "server", "wait"},
+    "193028": {"hint", "key", "where"},
+    "193029": {"key", "value"},
+    "193030": {"reason", "tag"},
+    "193031": {"steps", "tag"},
+    "193032": {"reason", "steps", "tag"},
     "191010": {"method", "peer", "reason"},
     "191011": {"method", "peer", "seconds"},
     "191012": {"peer", "detail"},
+    "191013": {"ours", "path", "source", "theirs"},
 }
 
+# The ocf kit's messages (standfast.messages.ocf_codes).
+OCF_FIELDS: dict[str, set[str]] = {
+    "195001": {"agent"},
+    "195002": {"agent", "path", "server"},
+    "195003": {"agent", "reason", "server"},
+    "195004": {"agent", "reason"},
+    "195005": {"agent", "name"},
+    "195006": {"id"},
+    "195010": {"agent", "meaning", "output", "server", "tag"},
+    "195011": {"action", "agent", "meaning", "output", "server", "tag"},
+    "195012": {"action", "agent", "seconds", "server", "tag"},
+    "195013": {"agent", "depth", "meaning", "output", "server", "tag"},
+    "195014": {"action", "agent", "meaning", "output", "server", "tag"},
+    "195015": {"action", "agent", "meaning", "output", "server", "tag"},
+    "195016": {"agent", "output", "server", "tag"},
+}
+EXPECTED_FIELDS.update(OCF_FIELDS)
 EXPECTED_FIELDS.update({c: set(f) for c, f in QUORUM_FIELDS.items()})
 EXPECTED_FIELDS.update({c: set(f) for c, f in API_FIELDS.items()})
+EXPECTED_FIELDS.update({c: set(f) for c, f in ALERT_FIELDS.items()})
+# The event history and the logs (messages/history_codes.py).
+EXPECTED_FIELDS.update(
+    {
+        "196001": {"value", "option", "reason"},
+        "196002": {"since", "until"},
+        "196003": {"limit", "maximum"},
+        "196004": {"field", "value", "reason"},
+        "196005": {"detail"},
+        "196006": {"path", "reason"},
+        "196007": {"loaded", "path", "keep", "days"},
+        "196008": {"added", "present"},
+        "196101": {"path"},
+        "196102": {"target", "reason", "fallback"},
+    }
+)
+# Maintenance mode and standby (messages/mode_codes.py).
+EXPECTED_FIELDS.update(
+    {
+        "198001": {"server", "servers"},
+        "198002": {"server", "tag"},
+        "198003": {"server", "tag"},
+        "198004": set(),
+        "198005": set(),
+        "198006": {"server"},
+        "198007": {"server"},
+        "198008": {"tag"},
+        "198009": {"tag"},
+    }
+)
+# The etcd arbiter (messages/etcd_codes.py).
+EXPECTED_FIELDS.update(
+    {
+        "199001": {"server", "reason"},
+        "199002": {"tag", "holder", "server"},
+        "199003": {"server", "tag", "reason"},
+        "199004": {"lease", "server"},
+        "199005": {"lease", "server", "ttl"},
+        "199006": {"server", "tag", "reason"},
+        "199007": {"server", "reason"},
+        "199008": {"endpoint", "server"},
+        "199009": {"endpoint", "server", "reason"},
+        "199010": {"tag", "server", "holder"},
+        "199011": {"endpoints"},
+    }
+)
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # Every catalogue file, so a new one cannot slip in without its checks.

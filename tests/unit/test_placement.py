@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from standfast.engine.placement import ClusterView, Placement, PlacementKind, place
-from standfast.model.config import AddDependency, AddResource, ClusterConfig, SetTarget
+from standfast.model.config import (
+    AddDependency,
+    AddResource,
+    ClusterConfig,
+    SetMaintenance,
+    SetStandby,
+    SetTarget,
+)
 from standfast.model.resources import Dependency, Resource
 from standfast.model.states import State, Switchback
 
@@ -130,3 +139,80 @@ def test_operator_target_server_is_preferred_while_eligible() -> None:
     ]
     # s3 gone: back to priority order.
     assert [p.target for p in place(view("s1", {"s1", "s2"}, {}, config=cfg))] == ["s1"]
+
+
+# -- maintenance and standby (docs/maintenance.md) ---------------------------------------
+
+ALL3 = {"s1", "s2", "s3"}
+APP_ON_S1 = {"s1": State.ISP}
+
+
+def _mode(*ops: SetMaintenance | SetStandby) -> ClusterConfig:
+    return config(Switchback.AUTOMATIC).apply(list(ops))
+
+
+@pytest.mark.parametrize(
+    ("local", "alive", "held", "ops", "expected"),
+    [
+        # A failed holder: s2 restores, unless the hierarchy or the cluster is in maintenance.
+        ("s2", {"s2", "s3"}, {}, [], [("restore", "s2")]),
+        ("s2", {"s2", "s3"}, {}, [SetMaintenance(True)], []),
+        ("s2", {"s2", "s3"}, {}, [SetMaintenance(True, "E-app")], []),
+        ("s2", {"s2", "s3"}, {}, [SetMaintenance(True, "E-other")], [("restore", "s2")]),
+        (
+            "s2",
+            {"s2", "s3"},
+            {},
+            [SetMaintenance(True), SetMaintenance(False)],
+            [("restore", "s2")],
+        ),
+        # A standby server is no target: the next by priority restores.
+        ("s2", {"s2", "s3"}, {}, [SetStandby("s2", True)], []),
+        ("s3", {"s2", "s3"}, {}, [SetStandby("s2", True)], [("restore", "s3")]),
+        (
+            "s2",
+            {"s2", "s3"},
+            {},
+            [SetStandby("s2", True), SetStandby("s2", False)],
+            [("restore", "s2")],
+        ),
+        # The standby holder gives it up to the next server by priority...
+        ("s1", ALL3, APP_ON_S1, [SetStandby("s1", True)], [("standby", "s2")]),
+        (
+            "s1",
+            ALL3,
+            APP_ON_S1,
+            [SetStandby("s1", True), SetStandby("s2", True)],
+            [("standby", "s3")],
+        ),
+        # ... but not while the hierarchy is in maintenance,
+        ("s1", ALL3, APP_ON_S1, [SetStandby("s1", True), SetMaintenance(True, "E-app")], []),
+        # ... and never to nobody (the last eligible server keeps it).
+        ("s1", {"s1"}, APP_ON_S1, [SetStandby("s1", True)], []),
+        # The others do nothing while the standby holder serves it.
+        ("s2", ALL3, APP_ON_S1, [SetStandby("s1", True)], []),
+    ],
+)
+def test_maintenance_and_standby(
+    local: str,
+    alive: set[str],
+    held: dict[str, State],
+    ops: list[SetMaintenance | SetStandby],
+    expected: list[tuple[str, str]],
+) -> None:
+    v = view(local, alive, held, config=_mode(*ops))
+    assert [(str(p.kind), p.target) for p in place(v)] == expected
+
+
+def test_standby_server_takes_no_switchback() -> None:
+    # s1 (best priority) is back but in standby: automatic switchback does not give it back.
+    back = frozenset({"s1"})
+    v = view("s2", ALL3, {"s2": State.ISP}, rejoined=back, config=_mode(SetStandby("s1", True)))
+    assert place(v) == []
+    v = view("s2", ALL3, {"s2": State.ISP}, rejoined=back, config=_mode())
+    assert [p.kind for p in place(v)] == [PlacementKind.SWITCHBACK]
+
+
+def test_maintenance_leaves_a_split_alone() -> None:
+    both = {"s1": State.ISP, "s2": State.ISP}
+    assert place(view("s1", ALL3, both, config=_mode(SetMaintenance(True)))) == []

@@ -89,9 +89,42 @@ def test_every_environment_setting_the_code_reads_is_known() -> None:
         "STANDFAST_FENCE_TARGET",
         "STANDFAST_LAB_CACHE",
         "STANDFAST_LAB_DIR",
+        # Journal fields the daemon writes (daemon/journal.py), not settings it reads.
+        "STANDFAST_CODE",
+        "STANDFAST_LOGGER",
     }
     src = Path(__file__).resolve().parents[2] / "src" / "standfast"
     used = set()
     for f in src.rglob("*.py"):
         used |= set(re.findall(r"\"(STANDFAST_[A-Z_]+)\"", f.read_text()))
     assert used - not_settings == set(ENVIRONMENT_SETTINGS)
+
+
+def test_watchdog_settings_fall_back_together_when_illogical() -> None:
+    from pathlib import Path
+
+    from standfast.config.tunables import parse_defaults
+
+    p = Path("/etc/default/standfast")
+    t, notices = parse_defaults(
+        "SF_WATCHDOG_DEVICE=/dev/watchdog\nSF_WATCHDOG_TIMEOUT=5\n", p, "s1"
+    )
+    assert (t.SF_WATCHDOG_DEVICE, t.SF_WATCHDOG_TIMEOUT, t.SF_WATCHDOG_MARGIN) == (
+        "/dev/watchdog",
+        5,
+        2.0,
+    )
+    assert notices == []
+    t, notices = parse_defaults("SF_WATCHDOG_TIMEOUT=1\nSF_WATCHDOG_MARGIN=3\n", p, "s1")
+    assert [n.code for n in notices] == ["190305"]
+    assert (t.SF_WATCHDOG_TIMEOUT, t.SF_WATCHDOG_MARGIN) == (10, 2.0)
+    _, notices = parse_defaults("SF_WATCHDOG_DEVICE=watchdog\n", p, "s1")
+    assert [n.code for n in notices] == ["190302"]
+
+
+def test_ocf_root_is_an_absolute_directory() -> None:
+    assert Tunables().SF_OCF_ROOT == "/usr/lib/ocf"
+    t, notices = parse_defaults("SF_OCF_ROOT=/opt/ocf/\n", P, "s1")
+    assert t.SF_OCF_ROOT == "/opt/ocf" and notices == []
+    t, notices = parse_defaults("SF_OCF_ROOT=relative/ocf\n", P, "s1")
+    assert codes(notices) == ["190302"] and t.SF_OCF_ROOT == "/usr/lib/ocf"

@@ -10,18 +10,16 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, Request
+from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from standfast import __version__
-from standfast.engine.cluster_engine import ClusterEngine
-from standfast.engine.engine import ActionOutcome, Engine
-from standfast.host import mounts
-from standfast.kits.nfs_source import default_filesys_tag
-from standfast.kits.registry import KITS
+from standfast.engine.actions import ActionOutcome
+from standfast.engine.service import EngineService
 from standfast.messages import Lang, StandfastError, language_from_env
+from standfast.model.event_query import DEFAULT_LIMIT, EventQuery
 from standfast.model.tags import parse_switchback
 
 _STATUS_BY_CODE = {"000019": 404, "190204": 409, "190203": 403, "190207": 504}
@@ -40,15 +38,15 @@ class CreateBody(BaseModel):
 class UpdateBody(BaseModel):
     props: dict[str, PropValue] = Field(default_factory=dict)
     switchback: str | None = None
-    priority: int | None = None
+    priority: StrictInt | None = None
 
 
 class ExtendBody(BaseModel):
     tag: str
     target: str
     target_tag: str | None = None
-    target_priority: int | None = None
-    template_priority: int | None = None
+    target_priority: StrictInt | None = None
+    template_priority: StrictInt | None = None
     switchback: str | None = None
     check_only: bool = False
 
@@ -62,9 +60,24 @@ class AnswerBody(BaseModel):
     answer: str
 
 
+class AlertTestBody(BaseModel):
+    name: str | None = None
+
+
 class UnextendBody(BaseModel):
     tag: str
     server: str
+
+
+class MaintenanceBody(BaseModel):
+    on: StrictBool
+    tag: str | None = None  # None: the whole cluster
+
+
+class StandbyBody(BaseModel):
+    server: str
+    on: StrictBool
+    force: StrictBool = False
 
 
 class DependencyBody(BaseModel):
@@ -72,11 +85,21 @@ class DependencyBody(BaseModel):
     child: str
 
 
-def _lang(request: Request) -> Lang:
+def request_lang(request: Request) -> Lang:
+    """The caller's language from ``Accept-Language`` (ja or en), else the daemon's."""
     header = request.headers.get("accept-language", "")
     if header:
         return "ja" if header.lower().startswith("ja") else "en"
     return language_from_env()
+
+
+def invalid_request_reply(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """A request of the wrong shape: 190206 with what was wrong, HTTP 422."""
+    detail = "; ".join(
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()
+    )
+    err = StandfastError("190206", detail=detail)
+    return JSONResponse({"error": err.to_dict(request_lang(request))}, status_code=422)
 
 
 def _reply(outcome: ActionOutcome, lang: Lang) -> dict[str, Any]:
@@ -96,13 +119,19 @@ def _require_admin(request: Request, operation: str) -> None:
     raise StandfastError("190203", user=uid, operation=operation)
 
 
-def create_app(engine: Engine) -> FastAPI:
-    app = FastAPI(title="Standfast", version=__version__)
+async def _act(
+    request: Request, operation: str, fn: Callable[[], Awaitable[ActionOutcome]]
+) -> dict[str, Any]:
+    """Run an operator action for an administrator caller (190203 otherwise)."""
+    _require_admin(request, operation)
+    return _reply(await fn(), request_lang(request))
 
+
+def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StandfastError)
     async def on_error(request: Request, exc: StandfastError) -> JSONResponse:
         status = _STATUS_BY_CODE.get(exc.code, 400)
-        lang = _lang(request)
+        lang = request_lang(request)
         return JSONResponse(
             {"error": exc.to_dict(lang), "notices": [n.to_dict(lang) for n in exc.notices]},
             status_code=status,
@@ -110,18 +139,12 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
-            for e in exc.errors()
-        )
-        err = StandfastError("190206", detail=detail)
-        return JSONResponse({"error": err.to_dict(_lang(request))}, status_code=422)
+        return invalid_request_reply(request, exc)
 
-    async def act(
-        request: Request, operation: str, fn: Callable[[], Awaitable[ActionOutcome]]
-    ) -> dict[str, Any]:
-        _require_admin(request, operation)
-        return _reply(await fn(), _lang(request))
+
+def _add_view_routes(app: FastAPI, engine: EngineService) -> None:
+    """What anyone may read: status, events, kits, NFS mounts, configuration, tunables,
+    one resource."""
 
     @app.get("/v1/status")
     async def status() -> dict[str, object]:
@@ -129,69 +152,67 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.get("/v1/events")
     async def events() -> list[dict[str, object]]:
-        return [e.__dict__ for e in engine.events]
+        return [e.to_dict() for e in engine.events()]
+
+    @app.get("/v1/events/history")
+    async def event_history(
+        since: float | None = None,
+        until: float | None = None,
+        kind: Annotated[list[str] | None, Query()] = None,
+        tag: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> list[dict[str, object]]:
+        """The lasting history (``standfast events``): the newest ``limit`` events
+        matching every filter given, oldest first; a bad filter is 196001-196004."""
+        query = EventQuery.from_params(since, until, kind or (), tag, limit)
+        return [e.to_dict() for e in await engine.event_history(query)]
 
     @app.get("/v1/kits")
     async def kits() -> list[dict[str, object]]:
-        return [
-            {
-                "name": k.name,
-                "description": k.description,
-                "properties": [p.to_dict() for p in k.schema],
-            }
-            for k in KITS.values()
-        ]
+        return engine.kits()
+
+    @app.get("/v1/kits/ocf/agents/{agent}")
+    async def ocf_agent(agent: str) -> dict[str, object]:
+        """One OCF agent's properties, from its meta-data (``standfast kits --agent``)."""
+        return await engine.ocf_agent(agent)
 
     @app.get("/v1/nfs-mounts")
     async def nfs_mounts() -> list[dict[str, str]]:
         """The NFS file systems mounted here: what a NAS hierarchy can be created from,
         each with the root tag the NAS kit gives it by default on this server."""
-        entries = mounts.nfs_mounts(mounts.read_mountinfo(engine.paths.mountinfo))
-        protected = {
-            r.id
-            for r in engine.config.resources.values()
-            if r.server == engine.server and r.kit == "filesys"
-        }
-        return [
-            {
-                "mount_point": e.mount_point,
-                "source": e.source,
-                "fstype": e.fstype,
-                "protected": str(e.mount_point in protected).lower(),
-                "default_tag": default_filesys_tag(e.mount_point, engine.server),
-            }
-            for e in entries
-        ]
+        return engine.nfs_mounts()
+
+    @app.get("/v1/simulate")
+    async def simulate(fault: str, server: str) -> dict[str, object]:
+        """What a fault would do to every hierarchy, from the live snapshot; acts on
+        nothing (``standfast simulate``)."""
+        return engine.simulate(fault, server)
 
     @app.get("/v1/config")
     async def config_backup() -> dict[str, object]:
         """The whole configuration, for ``standfast config backup``."""
-        return engine.config.to_dict()
+        return engine.config()
 
     @app.post("/v1/config")
     async def config_restore(request: Request, body: RestoreBody) -> dict[str, Any]:
-        return await act(request, "config restore", lambda: engine.restore_config(body.config))
+        return await _act(request, "config restore", lambda: engine.restore_config(body.config))
 
     @app.get("/v1/tunables")
     async def tunables() -> dict[str, object]:
-        return engine.tunables.as_dict()
+        return engine.tunables()
 
     @app.get("/v1/resources/{tag:path}")
     async def show(tag: str) -> dict[str, object]:
-        res = engine.resource(tag)
-        graph = engine.graph()
-        return {
-            **res.to_dict(),
-            "state": str(engine.states.get(tag, "UNKNOWN")),
-            "reason": engine.reasons.get(tag, ""),
-            "parents": graph.parents(tag),
-            "children": graph.children(tag),
-        }
+        return engine.resource(tag)
+
+
+def _add_resource_routes(app: FastAPI, engine: EngineService) -> None:
+    """The operator actions on this server's resources and dependencies."""
 
     @app.post("/v1/resources")
     async def create(request: Request, body: CreateBody) -> dict[str, Any]:
         sb = parse_switchback(body.switchback)
-        return await act(
+        return await _act(
             request,
             "create",
             lambda: engine.create(
@@ -201,51 +222,53 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.delete("/v1/resources/{tag:path}")
     async def delete(request: Request, tag: str) -> dict[str, Any]:
-        return await act(request, "delete", lambda: engine.delete(tag))
+        return await _act(request, "delete", lambda: engine.delete(tag))
 
     @app.patch("/v1/resources/{tag:path}")
     async def update(request: Request, tag: str, body: UpdateBody) -> dict[str, Any]:
-        sb = parse_switchback(body.switchback) if body.switchback else None
-        return await act(
+        sb = parse_switchback(body.switchback) if body.switchback is not None else None
+        return await _act(
             request,
             "set",
             lambda: engine.update(tag, props=body.props, switchback=sb, priority=body.priority),
         )
 
+    @app.post("/v1/drill")
+    async def drill(request: Request, tag: Annotated[str, Body(embed=True)]) -> Any:
+        return await _act(request, "drill", lambda: engine.drill(tag))
+
     @app.post("/v1/in-service")
     async def in_service(request: Request, tag: Annotated[str, Body(embed=True)]) -> Any:
-        return await act(request, "in-service", lambda: engine.in_service(tag))
+        return await _act(request, "in-service", lambda: engine.in_service(tag))
 
     @app.post("/v1/out-of-service")
     async def out_of_service(request: Request, tag: Annotated[str, Body(embed=True)]) -> Any:
-        return await act(request, "out-of-service", lambda: engine.out_of_service(tag))
+        return await _act(request, "out-of-service", lambda: engine.out_of_service(tag))
 
     @app.post("/v1/dependencies")
     async def add_dep(request: Request, body: DependencyBody) -> dict[str, Any]:
-        return await act(
+        return await _act(
             request, "dependency create", lambda: engine.add_dependency(body.parent, body.child)
         )
 
     @app.delete("/v1/dependencies")
     async def del_dep(request: Request, body: DependencyBody) -> dict[str, Any]:
-        return await act(
+        return await _act(
             request, "dependency delete", lambda: engine.delete_dependency(body.parent, body.child)
         )
 
-    def cluster_engine(operation: str) -> ClusterEngine:
-        if not isinstance(engine, ClusterEngine):
-            raise StandfastError("193008", path=engine.paths.cluster_definition)
-        return engine
+
+def _add_cluster_routes(app: FastAPI, engine: EngineService) -> None:
+    """The cluster's operator actions; a lone server refuses them (193008)."""
 
     @app.post("/v1/extend")
     async def extend(request: Request, body: ExtendBody) -> dict[str, Any]:
-        ce = cluster_engine("extend")
-        if body.switchback:
+        if body.switchback is not None:
             parse_switchback(body.switchback)
-        return await act(
+        return await _act(
             request,
             "extend",
-            lambda: ce.extend(
+            lambda: engine.extend(
                 body.tag,
                 target=body.target,
                 target_tag=body.target_tag,
@@ -258,13 +281,61 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.post("/v1/unextend")
     async def unextend(request: Request, body: UnextendBody) -> dict[str, Any]:
-        ce = cluster_engine("unextend")
-        return await act(request, "unextend", lambda: ce.unextend(body.tag, server=body.server))
+        return await _act(
+            request, "unextend", lambda: engine.unextend(body.tag, server=body.server)
+        )
+
+    @app.post("/v1/maintenance")
+    async def maintenance(request: Request, body: MaintenanceBody) -> dict[str, Any]:
+        return await _act(request, "maintenance", lambda: engine.maintenance(body.on, body.tag))
+
+    @app.post("/v1/standby")
+    async def standby(request: Request, body: StandbyBody) -> dict[str, Any]:
+        return await _act(
+            request,
+            "standby",
+            lambda: engine.standby(body.server, body.on, force=body.force),
+        )
 
     @app.post("/v1/failover/answer")
     async def failover_answer(request: Request, body: AnswerBody) -> dict[str, Any]:
-        ce = cluster_engine("answer")
         _require_admin(request, "failover answer")
-        return {"result": ce.answer_failover(body.tag, body.answer), "notices": []}
+        return {"result": engine.answer_failover(body.tag, body.answer), "notices": []}
 
+
+def _add_alert_routes(app: FastAPI, engine: EngineService) -> None:
+    """Alert recipients: anyone may list them (secrets masked); changes and the test
+    event are the administrator's."""
+
+    @app.get("/v1/alerts")
+    async def alerts() -> dict[str, Any]:
+        return engine.alerts()
+
+    @app.post("/v1/alerts")
+    async def alert_add(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+        _require_admin(request, "alert add")
+        return {"result": await engine.alert_add(body), "notices": []}
+
+    @app.delete("/v1/alerts/{name}")
+    async def alert_remove(request: Request, name: str) -> dict[str, Any]:
+        _require_admin(request, "alert remove")
+        return {"result": await engine.alert_remove(name), "notices": []}
+
+    @app.post("/v1/alerts/test")
+    async def alert_test(request: Request, body: AlertTestBody) -> dict[str, Any]:
+        _require_admin(request, "alert test")
+        uid = getattr(request.state, "peer_uid", None)
+        who = f"uid {uid}" if uid is not None else "the API"
+        return {"result": await engine.alert_test(who, body.name), "notices": []}
+
+
+def create_app(engine: EngineService) -> FastAPI:
+    """The local API for ``engine`` (the remote API serves the same routes under
+    ``/api``). Routes ask the engine's facade (``EngineService``) and nothing else."""
+    app = FastAPI(title="Standfast", version=__version__)
+    _add_error_handlers(app)
+    _add_view_routes(app, engine)
+    _add_resource_routes(app, engine)
+    _add_cluster_routes(app, engine)
+    _add_alert_routes(app, engine)
     return app

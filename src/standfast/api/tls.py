@@ -1,7 +1,7 @@
 """The remote API's HTTPS certificates: each server's own (made once with ``openssl``,
 or the administrator's), and the pins a server keeps of its peers' certificates.
 
-A peer's certificate is learnt over the HMAC-authenticated cluster channel, never from
+A peer's certificate is learnt over the encrypted, authenticated cluster channel, never from
 the TLS connection itself, so a relayed request (and its reply) can only be exchanged
 with the server that holds the cluster key.
 """
@@ -15,9 +15,9 @@ import os
 import re
 import ssl
 import subprocess
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from standfast.engine.cluster_engine import ClusterEngine
 from standfast.messages import StandfastError
 
 
@@ -104,18 +104,23 @@ def verification_error(exc: BaseException) -> ssl.SSLCertVerificationError | Non
 
 
 class CertificatePins:
-    """Each peer's remote API certificate, learnt over the HMAC-authenticated cluster
-    channel and kept as a pinned TLS context for the requests relayed to it."""
+    """Each peer's remote API certificate, learnt over the encrypted, authenticated cluster
+    channel and kept as a pinned TLS context for the requests relayed to it.
 
-    def __init__(self, engine: ClusterEngine) -> None:
-        self.engine = engine
+    ``ask(server)`` returns the PEM certificate ``server`` announces over that channel
+    ("" when it serves no remote API)."""
+
+    def __init__(self, ask: Callable[[str], Awaitable[str]]) -> None:
+        self._ask = ask
         self._contexts: dict[str, ssl.SSLContext] = {}
 
     async def context(self, server: str, *, refresh: bool = False) -> ssl.SSLContext:
+        """The pinned context for ``server`` (asked once, or again with ``refresh``);
+        194041 when it serves no remote API, 194043 for an unusable certificate, and
+        whatever ``ask`` raises when the peer cannot be asked."""
         if not refresh and server in self._contexts:
             return self._contexts[server]
-        reply = await self.engine.ask(server, "remote_certificate", {})
-        pem = str(reply.get("pem") or "")
+        pem = await self._ask(server)
         if not pem:
             raise StandfastError("194041", server=server, reason="it serves no remote API")
         try:

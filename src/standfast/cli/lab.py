@@ -18,8 +18,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
-from standfast.lab.image import DEFAULT_CACHE_DIR
-from standfast.lab.state import DEFAULT_LAB_DIR
+from standfast.lab.defaults import DEFAULT_CACHE_DIR, DEFAULT_LAB_DIR
 
 _TRY = "standfast lab exec server1 -- standfast status"
 P = ParamSpec("P")
@@ -92,7 +91,23 @@ def _guarded(fn: Callable[P, R]) -> Callable[P, R]:
 @click.pass_context
 def lab(ctx: click.Context, lab_dir: Path, cache_dir: Path) -> None:
     """A lab: Linux servers under qemu with a real NFS NAS (vm), or network namespaces
-    on this machine (netns)."""
+    on this machine (netns).
+
+    \b
+    Faults, and what each does:
+      crash SERVER     power cut. vm: SIGKILL of the server's qemu (the whole
+                       machine, its daemon and applications, stops at once).
+                       netns: SIGKILL of everything of the server at once (its
+                       cgroup: the daemon and every process it started).
+      restart SERVER   power on: a running server is cut first, then it boots
+                       (vm; its daemon rejoins) or its daemon starts (netns).
+      cut SERVER NET   the server loses one network (its link goes down on the
+                       host); heal SERVER NET gives it back.
+      hang-nas         SIGSTOP of the NAS: every NFS call blocks (vm only);
+                       resume-nas ends it.
+      stop-nas         the NAS's NFS service is gone, not hung (vm only);
+                       start-nas brings it back.
+    """
     ctx.obj = LabSettings(lab_dir, cache_dir)
 
 
@@ -215,7 +230,8 @@ def exec_(settings: LabSettings, timeout: float, server: str, command: tuple[str
 @pass_lab
 @_guarded
 def crash(settings: LabSettings, server: str) -> None:
-    """Power cut: SIGKILL SERVER's qemu (netns: its daemon)."""
+    """Power cut: SIGKILL SERVER's qemu (netns: its daemon and every process it
+    started, at once)."""
     if _netns(settings):
         from standfast.lab import netns_lab
 
@@ -230,7 +246,8 @@ def crash(settings: LabSettings, server: str) -> None:
 @pass_lab
 @_guarded
 def restart(settings: LabSettings, server: str) -> None:
-    """Boot a crashed or halted SERVER again and start its daemon (it rejoins)."""
+    """Boot a crashed or halted SERVER again and start its daemon (it rejoins); a
+    server still running is power-cut first."""
     if _netns(settings):
         from standfast.lab import netns_lab
 
@@ -344,6 +361,7 @@ def status(settings: LabSettings, as_json: bool) -> None:
             click.echo(f"  {name}: namespace {s['ns']}, daemon {s['daemon_pid']} {run}")
         return
     from standfast.lab.cluster_vm import ClusterError, VmCluster
+    from standfast.lab.vm import GuestError
 
     vm = _vm(settings)
     data = vm.status()
@@ -365,7 +383,8 @@ def status(settings: LabSettings, as_json: bool) -> None:
                         },
                         "states": cluster.states(name),
                     }
-                except ClusterError as exc:
+                except (ClusterError, GuestError) as exc:
+                    # A busy or rebooting guest is a state to show, not a failure.
                     s["daemon"] = {"error": str(exc)}
     if as_json:
         click.echo(json.dumps(data, indent=2))

@@ -2,94 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import click
 
 from standfast import __version__
-from standfast.cli import render
-from standfast.cli.client import ApiError, Client
+from standfast.cli import render, status_exit
+from standfast.cli.cmd_alert import alert
+from standfast.cli.cmd_cluster import cluster
+from standfast.cli.cmd_config import config, tunables
+from standfast.cli.cmd_drill import drill
+from standfast.cli.cmd_events import events
+from standfast.cli.cmd_maintenance import maintenance, server
+from standfast.cli.cmd_resource import dependency, resource
+from standfast.cli.common import Settings, emit, reports_errors, show_outcome
 from standfast.cli.lab import lab
-from standfast.config.paths import Paths, server_name
-from standfast.config.tunables import defaults_path, load_tunables
-from standfast.messages import Lang, StandfastError, language_from_env
+from standfast.cli.options import SECONDS
+from standfast.config.paths import server_name
+from standfast.messages import Lang, language_from_env
 from standfast.messages.listing import catalogue_rows
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-class Settings:
-    def __init__(
-        self,
-        home: Path | None,
-        socket: Path | None,
-        defaults: Path | None,
-        lang: Lang,
-        timeout: float,
-    ) -> None:
-        self.paths = Paths.from_env(home=home, socket_path=socket, defaults=defaults)
-        self.lang = lang
-        self.timeout = timeout
-
-    def client(self) -> Client:
-        return Client(self.paths.socket, timeout=self.timeout, lang=self.lang)
-
-
-def _fail(code_line: str, exit_code: int = 1) -> None:
-    render.err.print(code_line, markup=False)
-    sys.exit(exit_code)
-
-
-def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Every refusal ends the command with its numbered message and a non-zero status."""
-
-    @wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return fn(*args, **kwargs)
-        except ApiError as exc:
-            render.print_notices(exc.notices)
-            _fail(f"{exc.error.get('code')}: {exc.error.get('message')}")
-            raise AssertionError("unreachable") from None
-        except StandfastError as exc:
-            lang = click.get_current_context().find_object(Settings)
-            _fail(exc.text(lang.lang if lang else None))
-            raise AssertionError("unreachable") from None
-
-    return wrapper
-
-
-def _emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
-    if as_json:
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    else:
-        human(data)
-
-
-def _parse_props(pairs: tuple[str, ...]) -> dict[str, str]:
-    props: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise StandfastError("000002")
-        props[name] = value
-    return props
-
-
-def _show_outcome(body: dict[str, Any], as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(body, indent=2, ensure_ascii=False))
-        return
-    for line in body.get("transcript", []):
-        render.out.print(line, markup=False)
-    render.print_notices(body.get("notices", []))
-    render.out.print(render.kv_table(body.get("result", {})))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -121,7 +54,7 @@ def _show_outcome(body: dict[str, Any], as_json: bool) -> None:
 )
 @click.option(
     "--timeout",
-    type=float,
+    type=SECONDS,
     default=600.0,
     show_default=True,
     help="Seconds to wait for the daemon to answer.",
@@ -155,7 +88,10 @@ def daemon(settings: Settings, server: str | None) -> None:
 @click.pass_obj
 @reports_errors
 def status(settings: Settings, as_json: bool) -> None:
-    """Servers and hierarchies with their states."""
+    """Servers and hierarchies with their states. Exit status: 0 all well, 3 degraded
+    (a resource ISU, a comm path down), 4 failed (a resource OSF, quorum lost), 1 no
+    answer from the daemon. Maintenance mode and standby are shown (also on stderr)
+    but do not change it."""
     data = settings.client().get("/v1/status")
 
     def human(d: dict[str, Any]) -> None:
@@ -164,36 +100,26 @@ def status(settings: Settings, as_json: bool) -> None:
                 render.out.print(table)
         render.out.print(render.status_table(d))
 
-    _emit(data, as_json, human)
+    emit(data, as_json, human)
+    code, found = status_exit.problems(data)
+    for line in [*found, *status_exit.notes(data)]:
+        render.err.print(f"status: {line}", markup=False)
+    if code:
+        sys.exit(code)
 
 
 @cli.command()
+@click.option("--agent", default=None, metavar="ocf:PROVIDER:TYPE", help="One OCF agent.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @reports_errors
-def events(settings: Settings, as_json: bool) -> None:
-    """Recent actions, state changes and failures."""
-    data = settings.client().get("/v1/events")
-
-    def human(rows: list[dict[str, Any]]) -> None:
-        import time
-
-        for r in rows:
-            r["time"] = time.strftime("%m/%d/%Y %H:%M:%S", time.localtime(float(r["ts"])))
-            data = r.get("data") or {}
-            took = data.get("detect_to_in_service_seconds", data.get("restore_seconds"))
-            r["seconds"] = f"{float(took):.2f}" if took is not None else ""
-        render.out.print(render.rows_table(rows, ["time", "kind", "tag", "detail", "seconds"]))
-
-    _emit(data, as_json, human)
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reports_errors
-def kits(settings: Settings, as_json: bool) -> None:
-    """The recovery kits and their properties."""
+def kits(settings: Settings, agent: str | None, as_json: bool) -> None:
+    """The recovery kits and their properties, and the OCF agents installed here;
+    with --agent, that OCF agent's properties (from its meta-data)."""
+    if agent is not None:
+        one = settings.client().get("/v1/kits/ocf/agents/{}", params=[agent])
+        emit(one, as_json, lambda a: render.out.print(_agent_table(a)))
+        return
     data = settings.client().get("/v1/kits")
 
     def human(rows: list[dict[str, Any]]) -> None:
@@ -205,8 +131,19 @@ def kits(settings: Settings, as_json: bool) -> None:
                     title=f"{k['name']}: {k['description']}",
                 )
             )
+            if k.get("agents"):
+                render.out.print(f"OCF agents installed ({len(k['agents'])}):")
+                render.out.print("  " + "  ".join(k["agents"]))
 
-    _emit(data, as_json, human)
+    emit(data, as_json, human)
+
+
+def _agent_table(a: dict[str, Any]) -> Any:
+    return render.rows_table(
+        a["properties"],
+        ["name", "type", "default", "required", "help"],
+        title=f"{a['agent']}: {a['description']}",
+    )
 
 
 @cli.command("nfs-mounts")
@@ -216,7 +153,7 @@ def kits(settings: Settings, as_json: bool) -> None:
 def nfs_mounts(settings: Settings, as_json: bool) -> None:
     """NFS file systems mounted on this server (candidates for a NAS hierarchy)."""
     data = settings.client().get("/v1/nfs-mounts")
-    _emit(
+    emit(
         data,
         as_json,
         lambda rows: render.out.print(
@@ -225,268 +162,41 @@ def nfs_mounts(settings: Settings, as_json: bool) -> None:
     )
 
 
-@cli.group()
-def resource() -> None:
-    """Create, delete, show and operate resources."""
-
-
-@resource.command("create")
-@click.option("--kit", required=True, help="app, nas or filesys (see `standfast kits`).")
-@click.option("--tag", default=None, help="Tag of the new (root) resource.")
-@click.option("--id", "rid", default=None, help="Resource id; for nas/filesys the NFS mount point.")
-@click.option(
-    "--switchback", default="intelligent", show_default=True, help="intelligent or automatic."
-)
-@click.option(
-    "--prop", "props", multiple=True, metavar="NAME=VALUE", help="A kit property (repeat)."
-)
+@cli.command()
+@click.argument("fault", type=click.Choice(["fail", "nas", "join"]))
+@click.argument("server")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 @reports_errors
-def resource_create(
-    settings: Settings,
-    kit: str,
-    tag: str | None,
-    rid: str | None,
-    switchback: str,
-    props: tuple[str, ...],
-    as_json: bool,
-) -> None:
-    """Create a hierarchy and bring it in service."""
-    body = settings.client().post(
-        "/v1/resources",
-        {"kit": kit, "tag": tag, "id": rid, "switchback": switchback, "props": _parse_props(props)},
-    )
-    _show_outcome(body, as_json)
+def simulate(settings: Settings, fault: str, server: str, as_json: bool) -> None:
+    """What would happen if SERVER failed (fail), lost its NAS path (nas) or joined
+    (join) now: where each hierarchy would go, what would be fenced or waited for, and
+    why. Acts on nothing."""
+    from urllib.parse import urlencode
 
+    data = settings.client().get("/v1/simulate?" + urlencode({"fault": fault, "server": server}))
 
-@resource.command("delete")
-@click.argument("tag")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reports_errors
-def resource_delete(settings: Settings, tag: str, as_json: bool) -> None:
-    """Delete the hierarchy rooted at TAG (it must be out of service)."""
-    _show_outcome(settings.client().request("DELETE", f"/v1/resources/{tag}"), as_json)
-
-
-@resource.command("show")
-@click.argument("tag")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reports_errors
-def resource_show(settings: Settings, tag: str, as_json: bool) -> None:
-    """Show one resource and its properties."""
-    data = settings.client().get(f"/v1/resources/{tag}")
-    _emit(data, as_json, lambda d: render.out.print(render.kv_table(d, title=tag)))
-
-
-@resource.command("set")
-@click.argument("tag")
-@click.option("--prop", "props", multiple=True, metavar="NAME=VALUE")
-@click.option("--switchback", default=None)
-@click.option("--priority", type=int, default=None)
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reports_errors
-def resource_set(
-    settings: Settings,
-    tag: str,
-    props: tuple[str, ...],
-    switchback: str | None,
-    priority: int | None,
-    as_json: bool,
-) -> None:
-    """Change a resource's properties, switchback type or priority."""
-    body = settings.client().request(
-        "PATCH",
-        f"/v1/resources/{tag}",
-        {"props": _parse_props(props), "switchback": switchback, "priority": priority},
-    )
-    _show_outcome(body, as_json)
-
-
-@resource.command("in-service")
-@click.argument("tag")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reports_errors
-def resource_in_service(settings: Settings, tag: str, as_json: bool) -> None:
-    """Bring TAG and everything it depends on in service here."""
-    _show_outcome(settings.client().post("/v1/in-service", {"tag": tag}), as_json)
-
-
-@resource.command("out-of-service")
-@click.argument("tag")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reports_errors
-def resource_out_of_service(settings: Settings, tag: str, as_json: bool) -> None:
-    """Take TAG and everything that depends on it out of service."""
-    _show_outcome(settings.client().post("/v1/out-of-service", {"tag": tag}), as_json)
-
-
-@resource.command("extend")
-@click.argument("tag")
-@click.option("--target", required=True, help="The backup server to extend to.")
-@click.option("--target-tag", default=None, help="Root tag on the target (default: same).")
-@click.option(
-    "--target-priority",
-    type=int,
-    default=None,
-    help="1-999, unused (default: the next free of 10, 20, 30 ...).",
-)
-@click.option(
-    "--template-priority",
-    type=int,
-    default=None,
-    help="This server's priority (first extension only; default 1).",
-)
-@click.option("--switchback", default=None, help="intelligent or automatic.")
-@click.option("--check-only", is_flag=True, help="Run the pre-extend checks only.")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reports_errors
-def resource_extend(
-    settings: Settings,
-    tag: str,
-    target: str,
-    target_tag: str | None,
-    target_priority: int | None,
-    template_priority: int | None,
-    switchback: str | None,
-    check_only: bool,
-    as_json: bool,
-) -> None:
-    """Extend the hierarchy of TAG (in service here) to a backup server. Options left
-    out take their defaults, as the guide's "Accept Defaults"."""
-    _show_outcome(
-        settings.client().post(
-            "/v1/extend",
+    def human(body: dict[str, Any]) -> None:
+        rows = [
             {
-                "tag": tag,
-                "target": target,
-                "target_tag": target_tag,
-                "target_priority": target_priority,
-                "template_priority": template_priority,
-                "switchback": switchback,
-                "check_only": check_only,
-            },
-        ),
-        as_json,
-    )
-
-
-@resource.command("unextend")
-@click.argument("tag")
-@click.option("--server", required=True, help="The server to remove the hierarchy from.")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reports_errors
-def resource_unextend(settings: Settings, tag: str, server: str, as_json: bool) -> None:
-    """Remove the hierarchy of TAG from SERVER (where it must not be in service)."""
-    _show_outcome(settings.client().post("/v1/unextend", {"tag": tag, "server": server}), as_json)
-
-
-@cli.group()
-def dependency() -> None:
-    """Create and delete dependencies between resources."""
-
-
-@dependency.command("create")
-@click.option("--parent", required=True)
-@click.option("--child", required=True)
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reports_errors
-def dependency_create(settings: Settings, parent: str, child: str, as_json: bool) -> None:
-    """Make PARENT depend on CHILD."""
-    _show_outcome(
-        settings.client().post("/v1/dependencies", {"parent": parent, "child": child}), as_json
-    )
-
-
-@dependency.command("delete")
-@click.option("--parent", required=True)
-@click.option("--child", required=True)
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reports_errors
-def dependency_delete(settings: Settings, parent: str, child: str, as_json: bool) -> None:
-    """Remove the dependency of PARENT on CHILD."""
-    _show_outcome(
-        settings.client().request("DELETE", "/v1/dependencies", {"parent": parent, "child": child}),
-        as_json,
-    )
-
-
-@cli.group()
-def config() -> None:
-    """Back up and restore the configuration (hierarchies, dependencies, priorities)."""
-
-
-@config.command("backup")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.pass_obj
-@reports_errors
-def config_backup(settings: Settings, file: Path) -> None:
-    """Write the configuration to FILE (JSON)."""
-    data = settings.client().get("/v1/config")
-    file.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    render.out.print(f"configuration version {data['version']} written to {file}", markup=False)
-
-
-@config.command("restore")
-@click.argument("file", type=click.Path(path_type=Path, exists=True))
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reports_errors
-def config_restore(settings: Settings, file: Path, as_json: bool) -> None:
-    """Replace the configuration with FILE (everything must be out of service here)."""
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise StandfastError("190206", detail=f"{file}: {exc}") from None
-    _show_outcome(settings.client().post("/v1/config", {"config": data}), as_json)
-
-
-@cli.group()
-def tunables() -> None:
-    """The tunables of the defaults file."""
-
-
-@tunables.command("check")
-@click.option(
-    "--file",
-    "file",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Check this file instead of the configured defaults file.",
-)
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-def tunables_check(settings: Settings, file: Path | None, as_json: bool) -> None:
-    """Print the effective values and any message about them."""
-    path = file or settings.paths.defaults or defaults_path()
-    values, notices = load_tunables(path, server_name())
-    if as_json:
-        click.echo(
-            json.dumps(
-                {
-                    "file": str(path),
-                    "values": values.as_dict(),
-                    "sources": dict(values.sources),
-                    "notices": [n.to_dict(settings.lang) for n in notices],
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
+                **h,
+                "before": ", ".join(h["before"]) or "-",
+                "after": ", ".join(h["after"]) or "-",
+                "first": " ".join(
+                    x for x in (f"fence {h['fence']}" if h["fence"] else "", h["wait"]) if x
+                ),
+            }
+            for h in body["hierarchies"]
+        ]
+        title = f"if {body['server']} {_FAULT_WORDS[body['fault']]} (as seen by {body['asked']})"
+        render.out.print(
+            render.rows_table(rows, ["tag", "before", "after", "action", "first", "reason"], title)
         )
-    else:
-        render.out.print(render.kv_table(values.as_dict(), title=str(path)))
-        render.print_notices(n.to_dict(settings.lang) for n in notices)
-    if any(str(n.severity) != "info" for n in notices):
-        sys.exit(1)
+
+    emit(data, as_json, human)
+
+
+_FAULT_WORDS = {"fail": "failed now", "nas": "lost its NAS path now", "join": "joined now"}
 
 
 @cli.command()
@@ -496,7 +206,7 @@ def tunables_check(settings: Settings, file: Path | None, as_json: bool) -> None
 def messages(settings: Settings, as_json: bool, lang: Lang | None) -> None:
     """The numbered message catalogue."""
     rows = catalogue_rows(lang or settings.lang)
-    _emit(
+    emit(
         rows,
         as_json,
         lambda r: render.out.print(render.rows_table(r, ["code", "severity", "message", "action"])),
@@ -510,7 +220,7 @@ def messages(settings: Settings, as_json: bool, lang: Lang | None) -> None:
 @reports_errors
 def failover_answer(settings: Settings, tag: str, answer: str) -> None:
     """Answer a pending failover confirmation for TAG (see `standfast status`)."""
-    _show_outcome(
+    show_outcome(
         settings.client().post("/v1/failover/answer", {"tag": tag, "answer": answer}), False
     )
 
@@ -551,209 +261,17 @@ def witness(listen: str, port: int, key_file: Path, grant_ttl: float) -> None:
     )
 
 
-@cli.group()
-def cluster() -> None:
-    """The cluster definition this server shares with the others (restart the daemon
-    after a change)."""
-
-
-def _parse_addresses(pairs: tuple[str, ...]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        net, sep, addr = pair.partition("=")
-        if not sep or not net or not addr:
-            raise StandfastError("000002")
-        out[net] = addr
-    return out
-
-
-@cluster.command("init")
-@click.argument("name")
-@click.option("--server", required=True, help="The first server's name.")
-@click.option(
-    "--address",
-    "addresses",
-    multiple=True,
-    required=True,
-    metavar="NET=IP",
-    help="The server's address on a comm-path network (repeat; two or more "
-    "networks are recommended).",
-)
-@click.option("--heartbeat-port", type=int, default=7800, show_default=True)
-@click.option("--peer-port", type=int, default=7801, show_default=True)
-@click.option(
-    "--quorum",
-    type=click.Choice(["majority", "none"]),
-    default="majority",
-    show_default=True,
-    help="majority applies from three servers.",
-)
-@click.option(
-    "--interval", type=float, default=0.3, show_default=True, help="Heartbeat interval (seconds)."
-)
-@click.option(
-    "--miss-count",
-    type=int,
-    default=5,
-    show_default=True,
-    help="Heartbeats missed before a comm path is DEAD.",
-)
-@click.pass_obj
-@reports_errors
-def cluster_init(
-    settings: Settings,
-    name: str,
-    server: str,
-    addresses: tuple[str, ...],
-    heartbeat_port: int,
-    peer_port: int,
-    quorum: str,
-    interval: float,
-    miss_count: int,
-) -> None:
-    """Create the cluster definition and a new cluster key on this server."""
-    from standfast.cluster.auth import generate_key
-    from standfast.cluster.definition import definition_from_dict, save_definition
-
-    paths = settings.paths
-    definition = definition_from_dict(
-        {
-            "name": name,
-            "heartbeat_port": heartbeat_port,
-            "peer_port": peer_port,
-            "quorum": quorum,
-            "heartbeat": {"interval": interval, "miss_count": miss_count},
-            "servers": {server: {"addresses": _parse_addresses(addresses)}},
-        }
-    )
-    paths.data_dir.mkdir(parents=True, exist_ok=True)
-    if not paths.cluster_key.exists():
-        generate_key(paths.cluster_key)
-    save_definition(paths.cluster_definition, definition)
-    render.out.print(
-        f"cluster {name}: definition {paths.cluster_definition}, key {paths.cluster_key}",
-        markup=False,
-    )
-    _https_certificate(paths, server, list(definition.servers[server].addresses.values()))
-
-
-@cluster.command("add-server")
-@click.argument("server")
-@click.option("--address", "addresses", multiple=True, required=True, metavar="NET=IP")
-@click.option("--block-failover", is_flag=True, help="Never fail over to this server.")
-@click.pass_obj
-@reports_errors
-def cluster_add_server(
-    settings: Settings, server: str, addresses: tuple[str, ...], block_failover: bool
-) -> None:
-    """Add (or redefine) a server in this server's cluster definition."""
-    from standfast.cluster.definition import (
-        definition_from_dict,
-        load_definition,
-        save_definition,
-    )
-
-    paths = settings.paths
-    current = load_definition(paths.cluster_definition)
-    if current is None:
-        raise StandfastError("193008", path=paths.cluster_definition)
-    data = current.to_dict()
-    data["servers"][server] = {
-        "addresses": _parse_addresses(addresses),
-        "failover_blocked": block_failover,
-    }
-    save_definition(paths.cluster_definition, definition_from_dict(data))
-    render.out.print(f"server {server} added to {current.name}", markup=False)
-
-
-@cluster.command("show")
-@click.option("--json", "as_json", is_flag=True)
-@click.pass_obj
-@reports_errors
-def cluster_show(settings: Settings, as_json: bool) -> None:
-    """Print this server's cluster definition."""
-    from standfast.cluster.definition import load_definition
-
-    current = load_definition(settings.paths.cluster_definition)
-    if current is None:
-        raise StandfastError("193008", path=settings.paths.cluster_definition)
-    data = current.to_dict()
-
-    def human(d: dict[str, Any]) -> None:
-        rows = [
-            {
-                "server": n,
-                **{f"net:{k}": v for k, v in s["addresses"].items()},
-                "failover_blocked": s["failover_blocked"],
-            }
-            for n, s in d["servers"].items()
-        ]
-        cols = [
-            "server",
-            *sorted({k for r in rows for k in r if k.startswith("net:")}),
-            "failover_blocked",
-        ]
-        render.out.print(render.rows_table(rows, cols, title=f"cluster {d['name']}"))
-        cert = settings.paths.data_dir / "tls" / "remote.crt"
-        if cert.exists():
-            from standfast.api.tls import fingerprint
-
-            render.out.print(
-                f"HTTPS certificate {cert}\n  SHA-256 {fingerprint(cert.read_text())}",
-                markup=False,
-            )
-
-    _emit(data, as_json, human)
-
-
-@cluster.command("import")
-@click.argument("definition", type=click.Path(path_type=Path, exists=True))
-@click.option(
-    "--key",
-    "key_file",
-    type=click.Path(path_type=Path, exists=True),
-    required=True,
-    help="The cluster key file copied from another server.",
-)
-@click.pass_obj
-@reports_errors
-def cluster_import(settings: Settings, definition: Path, key_file: Path) -> None:
-    """Join this server to a cluster: take another server's definition and key."""
-    import json as _json
-    import os
-    import shutil
-
-    from standfast.cluster.auth import KeyFileError, load_key
-    from standfast.cluster.definition import definition_from_dict, save_definition
-
-    paths = settings.paths
-    parsed = definition_from_dict(_json.loads(definition.read_text()))
-    try:
-        load_key(key_file)
-    except KeyFileError as exc:
-        raise StandfastError(exc.code, path=key_file, reason=exc.text, minimum=32) from None
-    paths.data_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(key_file, paths.cluster_key)
-    os.chmod(paths.cluster_key, 0o600)
-    save_definition(paths.cluster_definition, parsed)
-    render.out.print(f"joined cluster {parsed.name}", markup=False)
-    me = server_name()
-    if me in parsed.servers:
-        _https_certificate(paths, me, list(parsed.servers[me].addresses.values()))
-
-
-def _https_certificate(paths: Paths, server: str, addresses: list[str]) -> None:
-    """The certificate this server's GUI and remote API will serve, made now (once) so
-    the administrator can note its fingerprint before the first browser connects."""
-    from standfast.api.tls import ensure_certificate, fingerprint
-
-    cert, _key = ensure_certificate(paths.data_dir / "tls", server, addresses)
-    render.out.print(
-        f"HTTPS certificate {cert}\n  SHA-256 {fingerprint(cert.read_text())}", markup=False
-    )
-
-
+cli.add_command(events)
+cli.add_command(drill)
+cli.add_command(resource)
+cli.add_command(dependency)
+cli.add_command(config)
+cli.add_command(tunables)
+cli.add_command(cluster)
+cli.add_command(alert)
 cli.add_command(lab)
+cli.add_command(maintenance)
+cli.add_command(server)
 
 
 def main() -> None:

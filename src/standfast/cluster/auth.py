@@ -1,16 +1,29 @@
-"""Authenticated message envelopes for traffic between cluster servers.
+"""Encrypted, authenticated message envelopes for traffic between cluster servers.
 
 Wire format (all integers big-endian)::
 
-    magic "SFCM" | version u8 | flags u8 (0) | reserved u16 (0)
+    magic "SFCM" | version u8 (2) | flags u8 (0) | reserved u16 (0)
     | boot_id u64 | seq u64 | timestamp f64 | body_len u32      (36-byte fixed header)
-    | body: canonical JSON {"b": body, "c": cluster, "r": receiver, "s": sender, "t": type}
-    | tag: HMAC-SHA256(key, header || body)                       (32 bytes)
+    | ChaCha20-Poly1305 ciphertext of the canonical JSON
+      {"b": body, "c": cluster, "r": receiver, "s": sender, "t": type}   (body_len bytes)
+    | Poly1305 tag                                                (16 bytes)
 
-The tag covers every byte before it, so the canonical JSON encoding (sorted keys, no
-whitespace, ASCII only) just keeps sealing deterministic. :func:`open_sealed` checks the
-framing, then the tag (constant-time), and only then parses the body, so nothing from an
-unauthenticated datagram is interpreted beyond its length fields.
+The header travels in the clear and is the cipher's associated data, so every byte is
+authenticated and nothing but the framing can be read without the cluster key: a
+captured heartbeat or configuration push shows neither server names nor states nor
+command lines (corosync's knet encrypts likewise). :func:`open_sealed` checks the
+framing, then decrypts and verifies (one step), and only then parses the body.
+
+Keys and nonces: each sender's daemon start (its random 64-bit ``boot_id``) seals with
+its own key, HKDF-SHA256 of the cluster key with the boot id; the nonce is the message's
+sequence number, which a :class:`Sealer` never repeats within a boot. So a nonce is
+never used twice under one key without anyone keeping state across restarts. The
+``cryptography`` package supplies the cipher and the key derivation (no hand-written
+cryptography here).
+
+Key rotation (``standfast cluster rekey``): the key file may hold a second, older key;
+messages are sealed with the first and opened with either, so servers can change keys
+one at a time without losing each other (:func:`load_keys`).
 
 Replay protection is separate and stateful: :class:`ReplayGuard` remembers, per
 (sender, path), the sender's boot id, its highest sequence number and a bitmap window for
@@ -21,8 +34,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import math
 import os
@@ -30,21 +41,28 @@ import secrets
 import stat
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import lru_cache
 from typing import TypeAlias
 
-from standfast.cluster.messages_codes import KEY_INVALID, KEY_PERMISSIONS, KEY_TOO_SHORT
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from standfast.host.atomic import write_atomic
+from standfast.messages.codes import KEY_INVALID, KEY_PERMISSIONS, KEY_TOO_SHORT
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 JSONObject: TypeAlias = dict[str, JSONValue]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 1 was HMAC-SHA256 over a plaintext body
 MAGIC = b"SFCM"
 _HEADER = struct.Struct(">4sBBHQQdI")
 HEADER_SIZE = _HEADER.size
-TAG_SIZE = hashlib.sha256().digest_size
+TAG_SIZE = 16  # Poly1305
+_KDF_SALT = b"standfast cluster envelope v2"
 MAX_MESSAGE_SIZE = 65507  # largest UDP payload over IPv4
 MAX_NAME_LENGTH = 255
 BROADCAST = "*"
@@ -62,11 +80,22 @@ class AuthError(Exception):
 
 
 class BadSignature(AuthError):
-    """The HMAC tag does not match (forged or tampered message, or another key)."""
+    """The message does not decrypt and verify (forged or tampered, or another key)."""
 
 
 class Malformed(AuthError):
     """The datagram is not a well-formed envelope of a supported version."""
+
+
+class WrongVersion(Malformed):
+    """A well-framed envelope of another protocol version (a server of an incompatible
+    release): refused, never misread. ``version`` is the one it speaks."""
+
+    def __init__(self, version: int) -> None:
+        super().__init__(
+            f"the sender speaks cluster protocol {version}, this server {PROTOCOL_VERSION}"
+        )
+        self.version = version
 
 
 class WrongCluster(AuthError):
@@ -127,8 +156,21 @@ def _check_name(what: str, value: object) -> str:
     return value
 
 
-def _mac(key: bytes, data: bytes) -> bytes:
-    return hmac.new(key, data, hashlib.sha256).digest()
+@lru_cache(maxsize=256)
+def _cipher(key: bytes, boot_id: int) -> ChaCha20Poly1305:
+    """The cipher of one sender's daemon start. Cached: a receiver sees few boots, and a
+    forged boot id costs one derivation (the cache only keeps the most recent ones)."""
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=_KDF_SALT,
+        info=boot_id.to_bytes(8, "big"),
+    )
+    return ChaCha20Poly1305(hkdf.derive(key))
+
+
+def _nonce(seq: int) -> bytes:
+    return seq.to_bytes(12, "big")
 
 
 def _canonical_body(envelope: Envelope) -> bytes:
@@ -171,15 +213,15 @@ def seal(key: bytes, envelope: Envelope, *, max_size: int = MAX_MESSAGE_SIZE) ->
     header = _HEADER.pack(
         MAGIC, envelope.version, 0, 0, envelope.boot_id, envelope.seq, envelope.timestamp, len(body)
     )
-    signed = header + body
-    data = signed + _mac(key, signed)
+    # The ciphertext is as long as the body, followed by the tag.
+    data = header + _cipher(key, envelope.boot_id).encrypt(_nonce(envelope.seq), body, header)
     if len(data) > max_size:
         raise ValueError(f"sealed message is {len(data)} bytes, more than {max_size}")
     return data
 
 
 def open_sealed(
-    key: bytes,
+    key: bytes | Sequence[bytes],
     data: bytes,
     *,
     cluster: str | None = None,
@@ -188,8 +230,9 @@ def open_sealed(
     path: str = "",
     max_size: int = MAX_MESSAGE_SIZE,
 ) -> Envelope:
-    """Authenticate and decode ``data``.
+    """Decrypt, authenticate and decode ``data``.
 
+    ``key`` is the cluster key, or the keys of a rotation (each is tried, newest first).
     Optional checks: ``cluster`` (else :class:`WrongCluster`), ``receiver`` (the local
     server name; the envelope must name it or ``"*"``, else :class:`Misdirected`), and
     ``guard`` (replay and skew check for ``path``, else :class:`Replayed`/:class:`Stale`).
@@ -202,20 +245,18 @@ def open_sealed(
     if magic != MAGIC:
         raise Malformed("bad magic")
     if version != PROTOCOL_VERSION:
-        raise Malformed(f"unsupported protocol version {version}")
+        raise WrongVersion(version)
     if HEADER_SIZE + body_len + TAG_SIZE != len(data):
         raise Malformed("length field does not match the datagram size")
-    signed = data[: HEADER_SIZE + body_len]
-    tag = data[HEADER_SIZE + body_len :]
-    if not hmac.compare_digest(_mac(key, signed), tag):
-        raise BadSignature("message authentication failed")
+    header = data[:HEADER_SIZE]
+    plain = _decrypt([key] if isinstance(key, bytes) else key, boot_id, seq, header, data)
     # Authenticated from here on; still validate, a peer may run buggy code.
     if flags != 0 or reserved != 0:
         raise Malformed("unknown flags")
     if not math.isfinite(timestamp):
         raise Malformed("timestamp is not finite")
     try:
-        doc = json.loads(signed[HEADER_SIZE:].decode("ascii"))
+        doc = json.loads(plain.decode("ascii"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise Malformed(f"body is not canonical JSON: {exc}") from None
     if not isinstance(doc, dict) or set(doc) != {"b", "c", "r", "s", "t"}:
@@ -241,6 +282,15 @@ def open_sealed(
     if guard is not None:
         guard.check(envelope, path)
     return envelope
+
+
+def _decrypt(keys: Sequence[bytes], boot_id: int, seq: int, header: bytes, data: bytes) -> bytes:
+    for key in keys:
+        try:
+            return _cipher(key, boot_id).decrypt(_nonce(seq), data[HEADER_SIZE:], header)
+        except InvalidTag:
+            continue
+    raise BadSignature("message authentication failed")
 
 
 def new_boot_id() -> int:
@@ -429,23 +479,8 @@ def generate_key(
     """
     if nbytes < MIN_KEY_BYTES:
         raise ValueError(f"a cluster key needs at least {MIN_KEY_BYTES} bytes")
-    target = Path(path)
     key = secrets.token_bytes(nbytes)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)
-            os.write(fd, base64.b64encode(key) + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if overwrite:
-            os.replace(tmp, target)
-        else:
-            os.link(tmp, target)  # fails with FileExistsError, never clobbers
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, base64.b64encode(key) + b"\n", mode=0o600, overwrite=overwrite)
     return key
 
 
@@ -467,6 +502,7 @@ __all__ = [
     "Sealer",
     "Stale",
     "WrongCluster",
+    "WrongVersion",
     "generate_key",
     "load_key",
     "new_boot_id",

@@ -7,12 +7,27 @@ gives ``--plug=server2``). No shell is involved and the target name is checked f
 neither inject arguments nor pass for an option. The program (``argv[0]``) itself never
 contains the placeholder.
 
-:func:`fence` runs the command with a deadline (:func:`standfast.host.commands.run`:
-the process group is killed on timeout), retries up to ``attempts`` times with
-``retry_delay`` seconds between attempts, and when a ``confirm_command`` is configured
-runs it after a successful fence command: exit 0 means "confirmed off". A fence that
-succeeded but could not be confirmed is NOT ok: the engine must not take over.
-Each command also gets ``STANDFAST_FENCE_TARGET`` in its environment.
+A fence agent (``agent``: a ClusterLabs ``fence_*`` program, see
+:mod:`standfast.cluster.fence_agent`) is the other form: it gets ``parameters``, merged
+with the target's own (``server_parameters``), as ``name=value`` lines on stdin with
+``action=off`` (or ``reboot``) and ``nodename=<target>``; then ``action=status`` runs
+until it says "off" (exit 2) within ``confirm_timeout`` (after ``reboot`` the server
+may be on again: any definite answer, 0 or 2, confirms that the device is reachable
+and the agent's own reboot, which waits for "off" before powering on, succeeded).
+Secret parameters are masked in every output, log and message.
+
+This module is the pure part: :class:`FenceConfig` (validated, numbered refusals),
+:func:`expand`, and :func:`fence_plan`, which turns both into a
+:class:`standfast.host.power.FencePlan` for one server. Running it is
+:func:`standfast.host.power.fence`'s: the command runs with a deadline (the process
+group is killed on timeout), up to ``attempts`` times with ``retry_delay`` seconds
+between attempts, and when a ``confirm_command`` is configured that runs after a
+successful fence command: exit 0 means "confirmed off". A fence that succeeded but
+could not be confirmed is NOT ok: the engine must not take over. Each command also gets
+``STANDFAST_FENCE_TARGET`` in its environment.
+
+:func:`fence` and :func:`fence_async` (plan + run in one call) stay for callers that
+do not go through the engine's action runner.
 """
 
 from __future__ import annotations
@@ -20,33 +35,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from standfast.cluster import fence_agent as fa
 from standfast.cluster.quorum import valid_server_name
-from standfast.host.commands import CommandResult, run
+from standfast.host import power
+from standfast.host.power import FencePlan, FenceResult
 from standfast.messages import StandfastError
-from standfast.messages.quorum_codes import (
-    BAD_FENCE_CONFIG,
-    FENCE_ATTEMPT,
-    FENCE_CONFIRMED,
-    FENCE_FAILED,
-    FENCE_NOT_CONFIGURED,
-    FENCE_SUCCEEDED,
-    FENCE_TIMED_OUT,
-    FENCE_UNCONFIRMED,
-)
+from standfast.messages.quorum_codes import BAD_FENCE_CONFIG, FENCE_NOT_CONFIGURED
 
 log = logging.getLogger("standfast.cluster.fencing")
 
 PLACEHOLDER = "{server}"
 MAX_ATTEMPTS = 20
-OUTPUT_KEEP = 4096  # characters of each attempt's output kept in the result
 
-__all__ = ["FenceConfig", "FenceConfigError", "FenceResult", "expand", "fence", "fence_async"]
+__all__ = [
+    "FenceConfig",
+    "FenceConfigError",
+    "FencePlan",
+    "FenceResult",
+    "expand",
+    "fence",
+    "fence_async",
+    "fence_plan",
+]
 
 
 class FenceConfigError(StandfastError):
@@ -96,8 +110,13 @@ class FenceConfig:
     retry_delay: float = 1.0
     confirm_command: tuple[str, ...] | None = None
     confirm_timeout: float | None = None
+    agent: str | None = None
+    parameters: Mapping[str, str] = field(default_factory=dict, repr=False)
+    server_parameters: Mapping[str, Mapping[str, str]] = field(default_factory=dict, repr=False)
+    action: str = "off"
 
     def __post_init__(self) -> None:
+        self._check_agent()
         if self.command is not None:
             object.__setattr__(self, "command", _check_argv("fence command", self.command))
         overrides: dict[str, tuple[str, ...]] = {}
@@ -106,7 +125,7 @@ class FenceConfig:
                 raise FenceConfigError(f"server name {server!r} is not valid")
             overrides[server] = _check_argv(f"fence command of {server}", argv)
         object.__setattr__(self, "per_server", MappingProxyType(overrides))
-        if self.command is None and not overrides:
+        if self.command is None and not overrides and self.agent is None:
             raise FenceConfigError("no fence command is given")
         if self.confirm_command is not None:
             confirm = _check_argv("confirm command", self.confirm_command)
@@ -124,8 +143,40 @@ class FenceConfig:
         if not (math.isfinite(self.retry_delay) and 0 <= self.retry_delay <= 3600):
             raise FenceConfigError("retry delay must be from 0 to 3600 seconds")
 
+    def _check_agent(self) -> None:
+        """The agent form's settings (192070); none of them without an agent."""
+        if self.agent is None:
+            if self.parameters or self.server_parameters:
+                raise fa.FenceAgentError("agent parameters are given but no agent")
+            return
+        agent = self.agent
+        if not isinstance(agent, str) or not agent.startswith("/") or "\0" in agent:
+            raise fa.FenceAgentError("agent must be the absolute path of a fence agent")
+        if PLACEHOLDER in agent:
+            raise fa.FenceAgentError("agent must be a fixed path, without {server}")
+        if self.command is not None or self.per_server or self.confirm_command is not None:
+            raise fa.FenceAgentError("give either an agent or a command, not both")
+        if self.action not in fa.FENCE_ACTIONS:
+            raise fa.FenceAgentError(f"action must be one of {', '.join(fa.FENCE_ACTIONS)}")
+        common = fa.check_parameters("fencing parameters", self.parameters)
+        own: dict[str, Mapping[str, str]] = {}
+        for server, params in self.server_parameters.items():
+            if not valid_server_name(server):
+                raise FenceConfigError(f"server name {server!r} is not valid")
+            own[server] = MappingProxyType(fa.check_parameters(f"parameters of {server}", params))
+        object.__setattr__(self, "parameters", MappingProxyType(common))
+        object.__setattr__(self, "server_parameters", MappingProxyType(own))
+
     def command_for(self, server: str) -> tuple[str, ...] | None:
+        if self.agent is not None:
+            return (self.agent,)
         return self.per_server.get(server, self.command)
+
+    def agent_parameters(self, server: str) -> dict[str, str]:
+        """The agent's parameters for ``server`` (common + its own, ``{server}``
+        expanded; a valid name). Holds secrets: never log it, use :func:`fa.public`."""
+        own = self.server_parameters.get(server)
+        return fa.expand(fa.merged(self.parameters, own), server)
 
 
 def expand(template: tuple[str, ...], server: str) -> tuple[str, ...]:
@@ -135,150 +186,61 @@ def expand(template: tuple[str, ...], server: str) -> tuple[str, ...]:
     return tuple(arg.replace(PLACEHOLDER, server) for arg in template)
 
 
-@dataclass(frozen=True, slots=True)
-class FenceResult:
-    """``ok``: the fence command succeeded and, if configured, the confirmation too.
-
-    ``confirmed`` is None when no confirm command is configured (or it never ran).
-    ``code`` is the catalogue message of the outcome.
-    """
-
-    ok: bool
-    attempts: int
-    output: str
-    elapsed: float
-    confirmed: bool | None = None
-    timed_out: bool = False
-    code: str = ""
-    detail: str = ""
-    history: tuple[CommandResult, ...] = ()
-
-
-def _tail(text: str) -> str:
-    return text if len(text) <= OUTPUT_KEEP else "..." + text[-OUTPUT_KEEP:]
+def fence_plan(server: str, config: FenceConfig) -> FencePlan | None:
+    """The plan to fence ``server`` (pure, no I/O); None when ``config`` has no command
+    for it or ``server`` is not a valid server name. Bound: ``plan.deadline``."""
+    template = config.command_for(server)
+    if template is None or not valid_server_name(server):
+        return None
+    if config.agent is not None:
+        return _agent_plan(server, config)
+    confirm = config.confirm_command
+    return FencePlan(
+        target=server,
+        argv=expand(template, server),
+        timeout=config.timeout,
+        attempts=config.attempts,
+        retry_delay=config.retry_delay,
+        confirm_argv=None if confirm is None else expand(confirm, server),
+        confirm_timeout=config.confirm_timeout,
+    )
 
 
-def _describe(result: CommandResult) -> str:
-    status = f"timed out after {result.duration:.1f}s" if result.timed_out else "exit"
-    parts = [status if result.timed_out else f"{status} {result.returncode}"]
-    out = (result.stdout + result.stderr).strip()
-    if out:
-        parts.append(_tail(out))
-    return "\n".join(parts)
+def _agent_plan(server: str, config: FenceConfig) -> FencePlan:
+    """A fence agent's plan: its action, then ``status`` polled until "off" (2); after
+    ``reboot``, one definite ``status`` answer (0 on or 2 off) confirms."""
+    assert config.agent is not None
+    params = config.agent_parameters(server)
+    off = config.action == "off"
+    return FencePlan(
+        target=server,
+        argv=(config.agent,),
+        timeout=config.timeout,
+        attempts=config.attempts,
+        retry_delay=config.retry_delay,
+        confirm_argv=(config.agent,),
+        confirm_timeout=config.confirm_timeout,
+        stdin=fa.agent_stdin(params, config.action, server),
+        confirm_stdin=fa.agent_stdin(params, "status", server),
+        confirm_codes=frozenset({fa.STATUS_OFF} if off else {fa.STATUS_OFF, fa.STATUS_ON}),
+        confirm_poll=off,
+        secrets=fa.secret_values(params),
+    )
 
 
 def fence(server: str, config: FenceConfig) -> FenceResult:
-    """Fence ``server``; blocks for at most about
-    ``attempts * (timeout + grace) + (attempts - 1) * retry_delay + confirm_timeout``
-    (grace: :data:`standfast.host.commands.TERM_GRACE` + ``KILL_WAIT``)."""
-    started = time.monotonic()
-    template = config.command_for(server)
-    if template is None or not valid_server_name(server):
-        reason = "no fence command" if template is None else "invalid server name"
+    """Fence ``server``: :func:`fence_plan`, then :func:`standfast.host.power.fence`.
+
+    Blocks for at most about ``attempts * (timeout + grace) + (attempts - 1) *
+    retry_delay + confirm_timeout + grace`` (grace: ``power.COMMAND_GRACE``). Not
+    configured for ``server`` (or a bad name): not ok, code 192047, nothing runs.
+    """
+    plan = fence_plan(server, config)
+    if plan is None:
+        reason = "no fence command" if config.command_for(server) is None else "invalid server name"
         log.error("%s: no fence command is configured for server %s", FENCE_NOT_CONFIGURED, server)
         return FenceResult(False, 0, "", 0.0, code=FENCE_NOT_CONFIGURED, detail=reason)
-    argv = expand(template, server)
-    env = {**os.environ, "STANDFAST_FENCE_TARGET": server}
-    history: list[CommandResult] = []
-    output: list[str] = []
-    fenced = False
-    for attempt in range(1, config.attempts + 1):
-        if attempt > 1 and config.retry_delay > 0:
-            time.sleep(config.retry_delay)
-        log.info(
-            "%s: fencing server %s: attempt %d of %d",
-            FENCE_ATTEMPT,
-            server,
-            attempt,
-            config.attempts,
-        )
-        result = run(argv, timeout=config.timeout, env=env)
-        history.append(result)
-        output.append(f"[attempt {attempt}] {_describe(result)}")
-        if result.ok:
-            fenced = True
-            break
-        if result.timed_out:
-            log.warning(
-                "%s: fence command for server %s did not finish within %g seconds (attempt %d)",
-                FENCE_TIMED_OUT,
-                server,
-                config.timeout,
-                attempt,
-            )
-    attempts = len(history)
-    last = history[-1]
-    if not fenced:
-        elapsed = time.monotonic() - started
-        reason = last.summary()
-        log.error(
-            "%s: fencing server %s failed after %d attempts: %s",
-            FENCE_FAILED,
-            server,
-            attempts,
-            reason,
-        )
-        return FenceResult(
-            False,
-            attempts,
-            "\n".join(output),
-            elapsed,
-            None,
-            last.timed_out,
-            FENCE_FAILED,
-            reason,
-            tuple(history),
-        )
-    confirmed: bool | None = None
-    if config.confirm_command is not None:
-        confirm = run(
-            expand(config.confirm_command, server),
-            timeout=config.confirm_timeout or config.timeout,
-            env=env,
-        )
-        history.append(confirm)
-        output.append(f"[confirm] {_describe(confirm)}")
-        confirmed = confirm.ok
-        elapsed = time.monotonic() - started
-        if not confirmed:
-            reason = confirm.summary()
-            log.error(
-                "%s: fencing of server %s could not be confirmed: %s",
-                FENCE_UNCONFIRMED,
-                server,
-                reason,
-            )
-            return FenceResult(
-                False,
-                attempts,
-                "\n".join(output),
-                elapsed,
-                False,
-                confirm.timed_out,
-                FENCE_UNCONFIRMED,
-                reason,
-                tuple(history),
-            )
-        log.info("%s: fencing of server %s confirmed", FENCE_CONFIRMED, server)
-    elapsed = time.monotonic() - started
-    log.info(
-        "%s: server %s was fenced after %d attempts in %.1f seconds",
-        FENCE_SUCCEEDED,
-        server,
-        attempts,
-        elapsed,
-    )
-    return FenceResult(
-        True,
-        attempts,
-        "\n".join(output),
-        elapsed,
-        confirmed,
-        False,
-        FENCE_SUCCEEDED,
-        "fenced",
-        tuple(history),
-    )
+    return power.fence(plan)
 
 
 async def fence_async(server: str, config: FenceConfig) -> FenceResult:

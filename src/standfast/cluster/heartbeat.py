@@ -10,25 +10,23 @@ A heartbeat carries the sender's view (its incarnation and the states of its own
 and a small payload dict for higher layers, so no round trip is needed. Forged,
 malformed, misdirected, stale and replayed datagrams are dropped, counted and logged
 (rate-limited) and never raise out of the receive path.
+
+This module runs the service (sockets, send and watch loops, the receive path); what a
+heartbeat carries is in :mod:`~standfast.cluster.heartbeat_wire`, the path and peer
+state it builds in :mod:`~standfast.cluster.heartbeat_paths`, and the sockets in
+:mod:`~standfast.cluster.heartbeat_socket`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ipaddress
-import json
 import logging
-import socket
-import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from standfast.cluster.auth import (
     BadSignature,
     JSONObject,
-    JSONValue,
     Malformed,
     Misdirected,
     Replayed,
@@ -36,33 +34,34 @@ from standfast.cluster.auth import (
     Sealer,
     Stale,
     WrongCluster,
+    WrongVersion,
     open_sealed,
 )
-from standfast.cluster.messages_codes import (
-    FORGED_MESSAGE,
-    HEARTBEAT_BIND_FAILED,
-    PATH_ALIVE,
-    PATH_DEAD,
-    REPLAYED_MESSAGE,
-    SERVER_FAILED,
+from standfast.cluster.comm_paths import CommPath, PathEvent, PathState, PathStatus, validate_paths
+from standfast.cluster.heartbeat_paths import Link, PathTable
+from standfast.cluster.heartbeat_socket import Endpoint, HeartbeatProtocol, bind_heartbeat_socket
+from standfast.cluster.heartbeat_wire import (
+    HEARTBEAT_TYPE,
+    Heartbeat,
+    checked_payload,
+    heartbeat_body,
+    parse_heartbeat,
 )
-from standfast.cluster.paths import CommPath, PathEvent, PathState, PathStatus, validate_paths
+from standfast.messages.codes import FORGED_MESSAGE, REPLAYED_MESSAGE, WRONG_PROTOCOL
 
 log = logging.getLogger("standfast.cluster")
 
-HEARTBEAT_TYPE = "heartbeat"
 DEFAULT_CLUSTER = "standfast"
-MAX_PAYLOAD_BYTES = 32768  # leaves room in a 64 KiB datagram for the envelope
 LOG_EVERY = 10.0  # seconds between log lines for the same kind of dropped datagram
 STOP_TIMEOUT = 2.0
 STALL_GRACE = 0.02  # after a blocked event loop, read pending datagrams before judging
-_IP_FREEBIND = 15  # Linux, not exported by the socket module
-_IPV6_FREEBIND = 78
-_TOS_NETWORK_CONTROL = 0xC0  # DSCP CS6, as routing protocols and corosync use
+#: Longer than any real round trip: an echo older than this is not counted.
+MAX_ROUND_TRIP = 60.0
 
 # Drop reasons, the keys of HeartbeatService.counters().
 DROP_FORGED = "forged"
 DROP_MALFORMED = "malformed"
+DROP_WRONG_VERSION = "wrong_version"
 DROP_WRONG_CLUSTER = "wrong_cluster"
 DROP_MISDIRECTED = "misdirected"
 DROP_REPLAYED = "replayed"
@@ -70,76 +69,6 @@ DROP_STALE = "stale"
 DROP_UNKNOWN_PATH = "unknown_path"
 DROP_OLD_BOOT = "old_boot"
 DROP_UNEXPECTED_TYPE = "unexpected_type"
-
-
-@dataclass(slots=True)
-class _Link:
-    path: CommPath
-    state: PathState
-    since: float
-    last_heard: float | None = None
-    peer_incarnation: int | None = None
-    peer_view: PathState | None = None
-    received: int = 0
-    sent: int = 0
-
-
-@dataclass(slots=True)
-class _Peer:
-    boot_id: int | None = None
-    last_seq: int = 0
-    last_timestamp: float = 0.0
-    incarnation: int | None = None
-    payload: JSONObject = field(default_factory=dict)
-    view: dict[str, dict[str, PathState]] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class _Heartbeat:
-    network: str
-    incarnation: int
-    view: dict[str, dict[str, PathState]]
-    payload: JSONObject
-
-
-def _parse_heartbeat(body: JSONObject) -> _Heartbeat:
-    net = body.get("net")
-    inc = body.get("inc")
-    view_raw = body.get("view")
-    payload = body.get("payload", {})
-    if not isinstance(net, str) or isinstance(inc, bool) or not isinstance(inc, int):
-        raise Malformed("heartbeat lacks its network or incarnation")
-    if not isinstance(view_raw, dict) or not isinstance(payload, dict):
-        raise Malformed("heartbeat view or payload is not an object")
-    view: dict[str, dict[str, PathState]] = {}
-    for peer, nets in view_raw.items():
-        if not isinstance(nets, dict):
-            raise Malformed("heartbeat view entry is not an object")
-        entry: dict[str, PathState] = {}
-        for network, state in nets.items():
-            if state not in (PathState.ALIVE.value, PathState.DEAD.value):
-                raise Malformed(f"heartbeat view holds unknown state {state!r}")
-            entry[network] = PathState(state)
-        view[peer] = entry
-    return _Heartbeat(net, inc, view, payload)
-
-
-class _HeartbeatProtocol(asyncio.DatagramProtocol):
-    def __init__(self, service: HeartbeatService, endpoint: tuple[str, int]) -> None:
-        self._service = service
-        self._endpoint = endpoint
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        try:
-            self._service._on_datagram(self._endpoint, data, str(addr[0]))
-        except Exception:  # the receive path must never raise into the loop
-            self._service._count("internal_error")
-            log.exception("unexpected error while handling a heartbeat datagram")
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP errors and send failures (link down, no route): the timeout handles them.
-        self._service._count("socket_errors")
-        log.debug("heartbeat socket %s:%d: %s", *self._endpoint, exc)
 
 
 class HeartbeatService:
@@ -173,26 +102,29 @@ class HeartbeatService:
         self.timeout = self.interval * miss_count
         self._key = key
         self._paths = validate_paths(local_name, paths)
-        self._on_change = on_change
         self._sealer = Sealer(key, cluster, local_name)
         self.incarnation = self._sealer.boot_id if incarnation is None else incarnation
         self._guard = ReplayGuard(skew=skew)
-        self._links: dict[tuple[str, str], _Link] = {
-            p.key: _Link(p, PathState.DEAD, 0.0) for p in self._paths
-        }
-        self._peers: dict[str, _Peer] = {p.peer_server: _Peer() for p in self._paths}
-        self._by_endpoint: dict[tuple[str, int], list[_Link]] = {}
-        for link in self._links.values():
-            self._by_endpoint.setdefault(link.path.local_endpoint, []).append(link)
-        self._transports: dict[tuple[str, int], asyncio.DatagramTransport] = {}
+        self._table = PathTable(self._paths, self.timeout, on_change)
+        self._transports: dict[Endpoint, asyncio.DatagramTransport] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._payload: JSONObject = {}
         self._counters: Counter[str] = Counter()
         self._last_log: dict[str, float] = {}
         self._suppressed: Counter[str] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # (peer, network) -> (the peer's send time of its last heartbeat, when it came)
+        self._echo: dict[tuple[str, str], tuple[float, float]] = {}
+        self._rtt: dict[tuple[str, str], float] = {}  # the last round trip per path
 
     # ------------------------------------------------------------------ public API
+
+    def round_trips(self) -> dict[str, dict[str, float]]:
+        """peer -> network -> the last measured round trip (seconds), per path heard."""
+        out: dict[str, dict[str, float]] = {}
+        for (peer, net), rtt in sorted(self._rtt.items()):
+            out.setdefault(peer, {})[net] = rtt
+        return out
 
     @property
     def boot_id(self) -> int:
@@ -213,10 +145,10 @@ class HeartbeatService:
         loop = asyncio.get_running_loop()
         self._loop = loop
         now = loop.time()
-        for link in self._links.values():
+        for link in self._table.links.values():
             link.since = now
         try:
-            for endpoint in self._by_endpoint:
+            for endpoint in self._table.by_endpoint:
                 await self._open_endpoint(loop, endpoint)
         except BaseException:
             self._close_transports()
@@ -236,65 +168,32 @@ class HeartbeatService:
         self._close_transports()
 
     def path_states(self) -> dict[str, dict[str, PathState]]:
-        result: dict[str, dict[str, PathState]] = {}
-        for (peer, network), link in self._links.items():
-            result.setdefault(peer, {})[network] = link.state
-        return result
+        return self._table.path_states()
 
     def path_details(self) -> dict[str, dict[str, PathStatus]]:
-        result: dict[str, dict[str, PathStatus]] = {}
-        for (peer, network), link in self._links.items():
-            result.setdefault(peer, {})[network] = PathStatus(
-                path=link.path,
-                state=link.state,
-                since=link.since,
-                last_heard=link.last_heard,
-                peer_incarnation=link.peer_incarnation,
-                peer_view=link.peer_view,
-                received=link.received,
-                sent=link.sent,
-            )
-        return result
+        return self._table.path_details()
 
     def peers(self) -> list[str]:
-        return sorted(self._peers)
+        return sorted(self._table.peers)
 
     def peer_alive(self, peer: str) -> bool:
         """True while ANY path to ``peer`` is ALIVE; a server fails only when all are DEAD."""
-        return any(
-            link.state is PathState.ALIVE for (name, _), link in self._links.items() if name == peer
-        )
+        return self._table.peer_alive(peer)
 
     def peer_incarnation(self, peer: str) -> int | None:
-        info = self._peers.get(peer)
-        return None if info is None else info.incarnation
+        return self._table.peer_incarnation(peer)
 
     def peer_view(self, peer: str) -> dict[str, dict[str, PathState]]:
         """The peer's own path states, from its latest heartbeat."""
-        info = self._peers.get(peer)
-        return {} if info is None else {k: dict(v) for k, v in info.view.items()}
+        return self._table.peer_view(peer)
 
     def set_payload(self, payload: JSONObject) -> None:
         """Attach ``payload`` (a small JSON object) to every following heartbeat."""
-        if not isinstance(payload, dict):
-            raise ValueError("heartbeat payload must be a JSON object")
-        try:
-            text = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"heartbeat payload is not JSON-serialisable: {exc}") from None
-        if len(text) > MAX_PAYLOAD_BYTES:
-            raise ValueError(
-                f"heartbeat payload is {len(text)} bytes, more than {MAX_PAYLOAD_BYTES}"
-            )
-        self._payload = json.loads(text)
+        self._payload = checked_payload(payload)
 
     def peer_payload(self, peer: str) -> JSONObject | None:
         """The payload of the newest heartbeat from ``peer``, or None if never heard."""
-        info = self._peers.get(peer)
-        if info is None or info.boot_id is None:
-            return None
-        copied: JSONObject = json.loads(json.dumps(info.payload))
-        return copied
+        return self._table.peer_payload(peer)
 
     def counters(self) -> dict[str, int]:
         """Sent/received/dropped datagram counts (see the DROP_* reasons)."""
@@ -302,38 +201,10 @@ class HeartbeatService:
 
     # ------------------------------------------------------------------ sockets
 
-    async def _open_endpoint(
-        self, loop: asyncio.AbstractEventLoop, endpoint: tuple[str, int]
-    ) -> None:
-        address, port = endpoint
-        v6 = ipaddress.ip_address(address).version == 6
-        sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            if sys.platform == "linux":
-                with contextlib.suppress(OSError):
-                    if v6:
-                        sock.setsockopt(socket.IPPROTO_IPV6, _IPV6_FREEBIND, 1)
-                    else:
-                        sock.setsockopt(socket.IPPROTO_IP, _IP_FREEBIND, 1)
-            with contextlib.suppress(OSError):
-                if v6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, _TOS_NETWORK_CONTROL)
-                else:
-                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, _TOS_NETWORK_CONTROL)
-            sock.setblocking(False)
-            sock.bind(endpoint)
-        except OSError as exc:
-            sock.close()
-            log.error(
-                "%s: cannot bind heartbeat socket %s port %d: %s",
-                HEARTBEAT_BIND_FAILED,
-                address,
-                port,
-                exc.strerror or exc,
-            )
-            raise
+    async def _open_endpoint(self, loop: asyncio.AbstractEventLoop, endpoint: Endpoint) -> None:
+        sock = bind_heartbeat_socket(endpoint)
         transport, _ = await loop.create_datagram_endpoint(
-            lambda: _HeartbeatProtocol(self, endpoint), sock=sock
+            lambda: HeartbeatProtocol(endpoint, self._on_datagram, self._count), sock=sock
         )
         self._transports[endpoint] = transport
 
@@ -344,27 +215,24 @@ class HeartbeatService:
 
     # ------------------------------------------------------------------ sending
 
-    def _view(self) -> dict[str, JSONValue]:
-        view: dict[str, JSONValue] = {}
-        for (peer, network), link in self._links.items():
-            entry = view.setdefault(peer, {})
-            assert isinstance(entry, dict)
-            entry[network] = link.state.value
-        return view
-
     def _send_all(self) -> None:
-        view = self._view()
-        for link in self._links.values():
+        view = self._table.wire_view()
+        now = asyncio.get_running_loop().time()
+        for link in self._table.links.values():
             transport = self._transports.get(link.path.local_endpoint)
             if transport is None or transport.is_closing():
                 continue
-            body: JSONObject = {
-                "net": link.path.network_name,
-                "inc": self.incarnation,
-                "interval": self.interval,
-                "view": view,
-                "payload": self._payload,
-            }
+            heard = self._echo.get(link.path.key)
+            echo = (heard[0], now - heard[1]) if heard is not None else None
+            body = heartbeat_body(
+                link.path.network_name,
+                self.incarnation,
+                self.interval,
+                view,
+                self._payload,
+                sent=now,
+                echo=echo,
+            )
             try:
                 data = self._sealer.seal(link.path.peer_server, HEARTBEAT_TYPE, body)
                 transport.sendto(data, link.path.peer_endpoint)
@@ -402,66 +270,9 @@ class HeartbeatService:
                 expected = now + STALL_GRACE
                 await asyncio.sleep(STALL_GRACE)
                 continue
-            wake = now + self.interval
-            for link in self._links.values():
-                if link.state is not PathState.ALIVE or link.last_heard is None:
-                    continue
-                deadline = link.last_heard + self.timeout
-                if deadline <= now:
-                    self._transition(link, PathState.DEAD, now)
-                else:
-                    wake = min(wake, deadline)
+            wake = self._table.expire(now, now + self.interval)
             expected = wake
             await asyncio.sleep(max(0.0, wake - loop.time()))
-
-    def _transition(
-        self, link: _Link, new: PathState, now: float, *, restarted: bool = False
-    ) -> None:
-        peer, network = link.path.key
-        was_alive = self.peer_alive(peer)
-        old = link.state
-        link.state = new
-        if old is not new:
-            link.since = now
-        alive = self.peer_alive(peer)
-        if old is not new:
-            if new is PathState.DEAD:
-                log.warning(
-                    "%s: comm path to %s on network %s (%s) is DEAD: no heartbeat for %.2f s",
-                    PATH_DEAD,
-                    peer,
-                    network,
-                    link.path.peer_address,
-                    self.timeout,
-                )
-            else:
-                log.info(
-                    "%s: comm path to %s on network %s (%s) is ALIVE",
-                    PATH_ALIVE,
-                    peer,
-                    network,
-                    link.path.peer_address,
-                )
-            if was_alive and not alive:
-                log.error(
-                    "%s: server %s failed: every comm path to it is DEAD", SERVER_FAILED, peer
-                )
-        event = PathEvent(
-            peer=peer,
-            network=network,
-            old_state=old,
-            new_state=new,
-            peer_alive=alive,
-            peer_was_alive=was_alive,
-            at=now,
-            peer_incarnation=self._peers[peer].incarnation,
-            restarted=restarted,
-        )
-        if self._on_change is not None:
-            try:
-                self._on_change(event)
-            except Exception:
-                log.exception("heartbeat on_change callback failed for %s", event)
 
     # ------------------------------------------------------------------ receiving
 
@@ -486,22 +297,15 @@ class HeartbeatService:
             f" ({more} more since the last report)" if more else "",
         )
 
-    def _find_link(self, endpoint: tuple[str, int], sender: str, source: str) -> _Link | None:
-        try:
-            source_ip = str(ipaddress.ip_address(source.split("%", 1)[0]))
-        except ValueError:
-            return None
-        for link in self._by_endpoint.get(endpoint, ()):
-            if link.path.peer_server == sender and link.path.peer_address == source_ip:
-                return link
-        return None
-
-    def _on_datagram(self, endpoint: tuple[str, int], data: bytes, source: str) -> None:
+    def _on_datagram(self, endpoint: Endpoint, data: bytes, source: str) -> None:
         self._count("received")
         try:
             envelope = open_sealed(self._key, data, cluster=self.cluster, receiver=self.local_name)
         except BadSignature as exc:
             self._drop(DROP_FORGED, FORGED_MESSAGE, source, exc)
+            return
+        except WrongVersion as exc:
+            self._drop(DROP_WRONG_VERSION, WRONG_PROTOCOL, source, exc)
             return
         except Malformed as exc:
             self._drop(DROP_MALFORMED, FORGED_MESSAGE, source, exc)
@@ -516,11 +320,11 @@ class HeartbeatService:
             self._drop(DROP_UNEXPECTED_TYPE, FORGED_MESSAGE, source, envelope.msg_type)
             return
         try:
-            beat = _parse_heartbeat(envelope.body)
+            beat = parse_heartbeat(envelope.body)
         except Malformed as exc:
             self._drop(DROP_MALFORMED, FORGED_MESSAGE, source, exc)
             return
-        link = self._find_link(endpoint, envelope.sender, source)
+        link = self._table.find_link(endpoint, envelope.sender, source)
         if link is None or link.path.network_name != beat.network:
             self._drop(
                 DROP_UNKNOWN_PATH,
@@ -542,14 +346,14 @@ class HeartbeatService:
 
     def _accept(
         self,
-        link: _Link,
+        link: Link,
         boot_id: int,
         seq: int,
         timestamp: float,
-        beat: _Heartbeat,
+        beat: Heartbeat,
         source: str,
     ) -> None:
-        peer = self._peers[link.path.peer_server]
+        peer = self._table.peers[link.path.peer_server]
         restarted = False
         if peer.boot_id is None or boot_id == peer.boot_id:
             newest = peer.boot_id is None or seq > peer.last_seq
@@ -570,18 +374,24 @@ class HeartbeatService:
         now = self._loop.time()
         link.last_heard = now
         link.received += 1
+        if beat.sent is not None:
+            self._echo[link.path.key] = (beat.sent, now)
+        if beat.echo is not None:
+            rtt = now - beat.echo[0] - beat.echo[1]
+            if 0.0 <= rtt < MAX_ROUND_TRIP:  # an echo from before a restart is no trip
+                self._rtt[link.path.key] = rtt
         link.peer_incarnation = beat.incarnation
         link.peer_view = beat.view.get(self.local_name, {}).get(link.path.network_name)
         self._count("accepted")
         if link.state is PathState.DEAD:
-            self._transition(link, PathState.ALIVE, now, restarted=restarted)
+            self._table.transition(link, PathState.ALIVE, now, restarted=restarted)
         elif restarted:
             log.info(
                 "server %s restarted (new boot id %#x) while its paths were alive",
                 link.path.peer_server,
                 boot_id,
             )
-            self._transition(link, PathState.ALIVE, now, restarted=True)
+            self._table.transition(link, PathState.ALIVE, now, restarted=True)
 
 
 __all__ = [
@@ -593,5 +403,6 @@ __all__ = [
     "DROP_STALE",
     "DROP_UNKNOWN_PATH",
     "DROP_WRONG_CLUSTER",
+    "DROP_WRONG_VERSION",
     "HeartbeatService",
 ]

@@ -1,12 +1,14 @@
-"""Lease-file I/O for the storage witness, run ONLY as a short-lived child process.
+"""Lease-file I/O for the storage witness, run ONLY in a short-lived child process.
 
-:class:`standfast.cluster.witness.StorageWitness` runs this file as a script
-(``python -I -S lease_io.py '<json request>'``) and kills it after its I/O timeout, so a
-hung NFS export blocks this child, never the daemon. It imports nothing but the standard
-library (``-S``: no site packages) and prints exactly one JSON line.
+:class:`standfast.cluster.storage_witness.StorageWitness` runs :func:`main` in a fresh
+interpreter (:func:`standfast.host.children.python_call_argv`, ``python -I -S``, with
+the JSON request as its one argument) and kills it after its I/O timeout, so a hung NFS
+export blocks this child, never the daemon. It imports nothing but the standard library
+and :mod:`standfast.host.atomic` (which imports only the standard library: ``-S``, no
+site packages) and prints exactly one JSON line.
 
-Lease record (JSON, written atomically: temp file in the same directory, fsync, rename,
-fsync of the directory)::
+Lease record (JSON, written atomically by :func:`standfast.host.atomic.write_atomic`:
+temp file in the same directory, fsync, rename, fsync of the directory)::
 
     {"version": 1, "owner": "server1", "generation": 42, "nonce": "<random hex>",
      "written": <writer's wall clock>, "expires": <written + ttl>, "ttl": <ttl>}
@@ -35,14 +37,15 @@ re-reads to confirm nobody replaced it.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import math
 import os
 import secrets
 import sys
 import time
+from collections.abc import Sequence
+
+from standfast.host.atomic import write_atomic
 
 LEASE_VERSION = 1
 MAX_LEASE_BYTES = 64 * 1024
@@ -107,35 +110,8 @@ def read_record(path: str) -> Record | None:
 
 def write_record(path: str, record: Record) -> None:
     """Write ``record`` to ``path`` atomically (temp file + rename in the same directory)."""
-    directory = os.path.dirname(path) or "."
-    base = os.path.basename(path)
-    tmp = os.path.join(directory, f".{base}.{record['owner']}.{record['nonce']}.tmp")
     data = json.dumps(record, sort_keys=True).encode("utf-8") + b"\n"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.rename(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    try:
-        dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError as exc:  # some file systems cannot fsync a directory
-        if exc.errno not in (errno.EINVAL, errno.EROFS, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(dfd)
+    write_atomic(path, data, tag=str(record["owner"]))
 
 
 def _new_record(
@@ -250,9 +226,10 @@ def handle(request: Record) -> Record:
     return {"ok": False, "error": f"unknown operation {op!r}", "errno": 0}
 
 
-def main(argv: list[str]) -> int:
+def main(args: Sequence[str]) -> int:
+    """Handle the JSON request ``args[0]``; print the one-line JSON answer; exit status 0."""
     try:
-        request = json.loads(argv[1])
+        request = json.loads(args[0])
     except (IndexError, ValueError):
         request = None
     answer = handle(request) if isinstance(request, dict) else {"ok": False, "error": "usage"}
@@ -262,4 +239,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(main(sys.argv[1:]))

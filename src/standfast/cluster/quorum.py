@@ -20,6 +20,12 @@ Rules
   and a strict majority on one side leaves less than half to the other, so at most one
   side ever has quorum. Without a tie-breaker an exact half has no quorum (the
   behaviour of corosync votequorum without ``auto_tie_breaker``).
+* Mode ``etcd``: no votes. A server has quorum while its etcd lease is valid by its
+  own clock (``WitnessView.granted_at``); the lease is one per server, and starting a
+  hierarchy needs the holder key besides (``cluster/etcd_arbiter.py``), so quorum here
+  only says "may keep running". With ``keep_on_arbiter_loss`` (``on_loss: keep``) a
+  server that cannot reach etcd at all keeps quorum while it counts every configured
+  server in its partition (a cut from any peer ends it).
 * Mode ``none`` always has quorum: no split-brain protection at all (a single server,
   or fencing alone guards the data).
 
@@ -52,6 +58,7 @@ class QuorumMode(StrEnum):
     MAJORITY = "majority"
     TCP_WITNESS = "tcp_witness"
     STORAGE_WITNESS = "storage_witness"
+    ETCD = "etcd"
     NONE = "none"
 
 
@@ -120,6 +127,7 @@ class QuorumConfig:
     loss_action: LossAction = "out_of_service"
     tie_breaker: str | None = None
     allow_no_failover: bool = False
+    keep_on_arbiter_loss: bool = False  # etcd, on_loss keep (see the module docstring)
 
     def __post_init__(self) -> None:
         try:
@@ -242,6 +250,8 @@ def decide_quorum(config: QuorumConfig, given: QuorumInput) -> QuorumStatus:
     names = ", ".join(members)
     if config.mode is QuorumMode.NONE:
         return QuorumStatus(True, present, 0, "quorum checking is disabled (mode none)", members)
+    if config.mode is QuorumMode.ETCD:
+        return _etcd_quorum(config, given, members)
     witness_counted = False
     witness_note = ""
     if config.has_witness:
@@ -275,6 +285,21 @@ def decide_quorum(config: QuorumConfig, given: QuorumInput) -> QuorumStatus:
             tie_break=True,
         )
     return QuorumStatus(False, present, needed, f"no majority, {counted}", members, witness_counted)
+
+
+def _etcd_quorum(
+    config: QuorumConfig, given: QuorumInput, members: tuple[str, ...]
+) -> QuorumStatus:
+    view = given.witness
+    if view is not None and view.granted_at(given.now):
+        return QuorumStatus(True, 1, 1, "etcd lease valid", members, witness_counted=True)
+    why = "etcd not asked yet" if view is None else f"no valid etcd lease ({view.detail})"
+    everyone = set(members) == set(config.servers)
+    if config.keep_on_arbiter_loss and view is not None and not view.reachable and everyone:
+        return QuorumStatus(
+            True, len(members), len(config.servers), f"{why}; every server counted (keep)", members
+        )
+    return QuorumStatus(False, 0, 1, why, members)
 
 
 def validate_timing(*, check_interval: float, io_timeout: float, ttl: float) -> None:

@@ -1,4 +1,5 @@
-"""Witnesses: the TCP tie-break witness (server and client) and the storage lease.
+"""Witnesses: the TCP tie-break witness (server and client); the storage lease is in
+:mod:`standfast.cluster.storage_witness`.
 
 TCP witness
 -----------
@@ -14,10 +15,11 @@ After a (re)start the witness refuses everybody for ``startup_hold`` seconds (de
 restart still counts its grant until then.
 
 Wire: one request and one reply per TCP connection, each a 4-byte big-endian length and
-a :func:`standfast.cluster.auth.seal`-ed envelope (HMAC with the cluster key). Requests
-go to receiver ``"witness"`` and are checked for replay and clock skew; a request that
-fails authentication gets no reply. The reply is addressed to the asking server and
-echoes the request's random nonce, so a recorded reply cannot be replayed to it.
+a :func:`standfast.cluster.auth.seal`-ed envelope (encrypted and authenticated with the
+cluster key). Requests go to receiver ``"witness"`` and are checked for replay and clock
+skew; a request that fails authentication gets no reply. The reply is addressed to the
+asking server and echoes the request's random nonce, so a recorded reply cannot be
+replayed to it.
 
 The client counts a grant only until its own monotonic time at sending + ``grant_ttl``
 (:attr:`WitnessView.valid_until`): the witness extended the grant at or after that
@@ -26,10 +28,8 @@ still counts it.
 
 Storage witness
 ---------------
-:class:`StorageWitness` keeps a lease file on the shared export (protocol in
-:mod:`standfast.cluster.lease_io`). Every file operation runs in a child process that
-is SIGKILLed after ``io_timeout``: a hung NFS server yields
-``WitnessView(reachable=False)`` in bounded time and never blocks a daemon thread.
+:class:`standfast.cluster.storage_witness.StorageWitness` keeps a lease file on the
+shared export.
 """
 
 from __future__ import annotations
@@ -38,22 +38,15 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 import math
-import os
 import secrets
-import selectors
 import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
-from standfast.cluster import lease_io
 from standfast.cluster.auth import (
     MAX_MESSAGE_SIZE,
     AuthError,
@@ -68,12 +61,6 @@ from standfast.cluster.auth import (
 )
 from standfast.cluster.quorum import WitnessView, valid_server_name
 from standfast.messages.quorum_codes import (
-    LEASE_FILE_BAD,
-    LEASE_HELD_BY_OTHER,
-    LEASE_HUNG,
-    LEASE_LOST,
-    LEASE_RELEASED,
-    LEASE_TAKEN,
     WITNESS_BIND_FAILED,
     WITNESS_DROPPED_REQUEST,
     WITNESS_GRANTED,
@@ -96,7 +83,6 @@ __all__ = [
     "DEFAULT_PORT",
     "GrantDecision",
     "GrantTable",
-    "StorageWitness",
     "WitnessServer",
     "WitnessView",
     "ask_witness",
@@ -391,239 +377,6 @@ async def ask_witness(
     reason = body.get("reason")
     detail = f"refused: {reason}" if isinstance(reason, str) else "refused"
     return WitnessView(True, False, detail, holder)
-
-
-# --------------------------------------------------------------------------- storage
-
-#: Bound on the wait for a killed lease child to die before it is abandoned.
-KILL_WAIT = 0.5
-_LEASE_SCRIPT = str(Path(lease_io.__file__).resolve())
-_abandoned: list[subprocess.Popen[bytes]] = []
-
-
-def reap_abandoned() -> list[int]:
-    """Reap lease children that survived SIGKILL (D state) and died since; pids left."""
-    _abandoned[:] = [p for p in _abandoned if p.poll() is None]
-    return [p.pid for p in _abandoned]
-
-
-@dataclass(frozen=True, slots=True)
-class LeaseAnswer:
-    """One lease-child run: ``answer`` is its JSON reply, None if it gave none."""
-
-    answer: dict[str, object] | None
-    timed_out: bool
-    detail: str
-    elapsed: float
-
-
-def run_lease_child(request: dict[str, object], io_timeout: float) -> LeaseAnswer:
-    """Run :mod:`lease_io` in a child; SIGKILL its group after ``io_timeout``."""
-    started = time.monotonic()
-    reap_abandoned()
-    try:
-        proc = subprocess.Popen(
-            [sys.executable or "/usr/bin/python3", "-I", "-S", _LEASE_SCRIPT, json.dumps(request)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            cwd="/",
-            start_new_session=True,
-            close_fds=True,
-        )
-    except OSError as exc:
-        return LeaseAnswer(None, False, f"cannot start the lease child: {exc}", 0.0)
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    os.set_blocking(fd, False)
-    deadline = started + io_timeout
-    buf = bytearray()
-    eof = False
-    with selectors.DefaultSelector() as sel:
-        sel.register(fd, selectors.EVENT_READ)
-        while not eof and len(buf) <= 2 * lease_io.MAX_LEASE_BYTES:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            if not sel.select(remaining):
-                continue
-            try:
-                chunk = os.read(fd, 65536)
-            except BlockingIOError:
-                continue
-            eof = not chunk
-            buf.extend(chunk)
-    proc.stdout.close()
-    timed_out = not eof
-    if timed_out:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    try:
-        proc.wait(timeout=KILL_WAIT)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        _abandoned.append(proc)
-    elapsed = time.monotonic() - started
-    if timed_out:
-        return LeaseAnswer(None, True, f"no answer within {io_timeout:g} s", elapsed)
-    for line in reversed(bytes(buf).decode("utf-8", "replace").splitlines()):
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(doc, dict):
-            return LeaseAnswer(doc, False, "answered", elapsed)
-    tail = bytes(buf[-300:]).decode("utf-8", "replace").strip()
-    return LeaseAnswer(None, False, f"lease child failed: {tail or 'no output'}", elapsed)
-
-
-class StorageWitness:
-    """The lease file on the shared export that gives its holder the witness vote.
-
-    ``renew_or_acquire`` is called once per check interval by the server that wants the
-    vote; keep ``check_interval + 2 * io_timeout <= ttl``
-    (:func:`standfast.cluster.quorum.validate_timing`). ``max_skew`` is the largest
-    wall-clock difference between servers (see :mod:`standfast.cluster.lease_io`);
-    ``settle`` the wait between taking the lease and confirming it (default
-    ``io_timeout / 4``, at most 1 s).
-    """
-
-    def __init__(
-        self,
-        path: Path,
-        server: str,
-        ttl: float,
-        io_timeout: float,
-        *,
-        max_skew: float = 1.0,
-        settle: float | None = None,
-    ) -> None:
-        if not valid_server_name(server):
-            raise ValueError(f"server name {server!r} is not valid")
-        if not Path(path).is_absolute():
-            raise ValueError(f"lease path {path} is not absolute")
-        for name, value in (("ttl", ttl), ("io_timeout", io_timeout), ("max_skew", max_skew)):
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number of seconds")
-        if io_timeout <= 0 or ttl < 2 * io_timeout:
-            raise ValueError("io_timeout must be positive and ttl at least 2 x io_timeout")
-        self.path = Path(path)
-        self.server = server
-        self.ttl = ttl
-        self.io_timeout = io_timeout
-        self.max_skew = max_skew
-        self.settle = min(1.0, io_timeout / 4) if settle is None else settle
-        if not (0 <= self.settle < io_timeout / 2):
-            raise ValueError("settle must be zero or more and less than io_timeout / 2")
-        self._lock = threading.Lock()
-        self._held = False
-        self._reachable = True
-        self.generation = 0
-
-    def _request(self, op: str) -> dict[str, object]:
-        return {
-            "op": op,
-            "path": str(self.path),
-            "server": self.server,
-            "ttl": self.ttl,
-            "max_skew": self.max_skew,
-            "settle": self.settle,
-        }
-
-    def _run(self, op: str) -> tuple[WitnessView, dict[str, object] | None]:
-        started = time.monotonic()
-        if not self._lock.acquire(timeout=self.io_timeout + KILL_WAIT):
-            return WitnessView(False, False, "another lease operation is still running"), None
-        try:
-            result = run_lease_child(self._request(op), self.io_timeout)
-        finally:
-            self._lock.release()
-        answer = result.answer
-        if answer is None:
-            if result.timed_out:
-                log.warning(
-                    "%s: storage lease %s did not answer within %g seconds",
-                    LEASE_HUNG,
-                    self.path,
-                    self.io_timeout,
-                )
-            return WitnessView(False, False, f"lease {self.path}: {result.detail}"), None
-        if answer.get("ok") is not True:
-            reason = f"{answer.get('error')} (errno {answer.get('errno')})"
-            log.warning(
-                "%s: storage lease file %s cannot be used: %s", LEASE_FILE_BAD, self.path, reason
-            )
-            return WitnessView(False, False, f"lease {self.path}: {reason}"), answer
-        owner = answer.get("owner")
-        holder = (owner,) if isinstance(owner, str) else ()
-        generation = answer.get("generation")
-        if isinstance(generation, int):
-            self.generation = generation
-        granted = answer.get("granted") is True
-        detail = str(answer.get("detail", ""))
-        if answer.get("event") == "bad":
-            log.error(
-                "%s: storage lease file %s cannot be used: %s", LEASE_FILE_BAD, self.path, detail
-            )
-        valid_until = started + self.ttl if granted else None
-        return WitnessView(True, granted, detail, holder, valid_until), answer
-
-    def renew_or_acquire(self) -> WitnessView:
-        """Renew our lease, or take it if free or expired; never blocks past io_timeout.
-
-        Returns within ``io_timeout`` plus a small bound for killing the child
-        (``KILL_WAIT``). ``granted`` means this server holds the lease until
-        ``valid_until``.
-        """
-        view, _answer = self._run("acquire")
-        if view.granted and not self._held:
-            log.info(
-                "%s: server %s took the storage lease %s (generation %d)",
-                LEASE_TAKEN,
-                self.server,
-                self.path,
-                self.generation,
-            )
-        elif self._held and not view.granted:
-            if view.reachable:
-                log.error(
-                    "%s: server %s lost the storage lease %s to %s",
-                    LEASE_LOST,
-                    self.server,
-                    self.path,
-                    ", ".join(view.holder) or "nobody",
-                )
-        elif not view.granted and view.reachable and view.holder and not self._held:
-            log.debug(
-                "%s: storage lease %s is held by %s", LEASE_HELD_BY_OTHER, self.path, view.holder[0]
-            )
-        self._held = view.granted
-        return view
-
-    def release(self) -> WitnessView:
-        """Give the lease up now (clean shutdown), so another server need not wait."""
-        view, answer = self._run("release")
-        if answer is not None and answer.get("event") == "released":
-            log.info(
-                "%s: server %s released the storage lease %s",
-                LEASE_RELEASED,
-                self.server,
-                self.path,
-            )
-            self._held = False
-        return view
-
-    def read(self) -> WitnessView:
-        """Who holds the lease (for status displays); ``granted`` is always False."""
-        view, _answer = self._run("read")
-        return view
-
-    async def renew_or_acquire_async(self) -> WitnessView:
-        return await asyncio.to_thread(self.renew_or_acquire)
-
-
-# --------------------------------------------------------------------------- command
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,17 +14,31 @@ import uvicorn
 
 from standfast import __version__
 from standfast.api.app import create_app
+from standfast.api.guarded import guarded_protocol, uid_of
+from standfast.api.limits import (
+    ApiLimits,
+    ConnectionGuard,
+    install_repeat_filter,
+    peer_connection_limit,
+)
 from standfast.api.peer import PeerCredH11Protocol
 from standfast.api.remote import start_remote_from_env
+from standfast.api.request_limits import RequestLimits
 from standfast.cluster.auth import KeyFileError, load_key
 from standfast.cluster.definition import load_definition
 from standfast.config.paths import Paths
 from standfast.config.tunables import Tunables, load_tunables
-from standfast.daemon.logs import setup_logging
-from standfast.engine.cluster_engine import ClusterEngine
+from standfast.daemon.descriptors import raise_nofile
+from standfast.daemon.logs import LEVELS, LogSetup, setup_logging
+from standfast.daemon.notify import Notifier, supervise
 from standfast.engine.engine import Engine
+from standfast.engine.events import LIMIT as EVENTS_IN_MEMORY
+from standfast.engine.service import EngineService
+from standfast.host.watchdog import Watchdog
 from standfast.messages import Notice, StandfastError
+from standfast.model.event_query import Retention
 from standfast.store.database import Store
+from standfast.store.history import EventHistory
 
 log = logging.getLogger("standfast.daemon")
 
@@ -45,7 +59,7 @@ def _socket_in_use(path: Path) -> bool:
 
 def _log_notice(n: Notice) -> None:
     level = {"info": logging.INFO, "warning": logging.WARNING}.get(str(n.severity), logging.ERROR)
-    log.log(level, n.text("en"))
+    log.log(level, n.text("en"), extra={"sf_code": n.code})
 
 
 def make_engine(paths: Paths, server: str, store: Store, tunables: Tunables) -> Engine:
@@ -59,30 +73,106 @@ def make_engine(paths: Paths, server: str, store: Store, tunables: Tunables) -> 
         raise StandfastError(
             exc.code, path=paths.cluster_key, reason=exc.text, minimum=32
         ) from None
-    return ClusterEngine(server, store, tunables, paths, definition, key)
+    return Engine(server, store, tunables, paths, (definition, key))
 
 
-async def serve(paths: Paths, server: str) -> None:
-    if _socket_in_use(paths.socket):
-        raise StandfastError("190205", socket=paths.socket)
-    tunables, notices = load_tunables(paths.defaults, server)
-    for n in notices:
+def _arm_watchdog(tunables: Tunables) -> Watchdog | None:
+    """The watchdog the control loop pets (SF_WATCHDOG_DEVICE), armed now; 190502 when
+    it is configured but cannot be opened."""
+    device = tunables.SF_WATCHDOG_DEVICE
+    if not device:
+        return None
+    wd = Watchdog(device, tunables.SF_WATCHDOG_TIMEOUT)
+    try:
+        timeout = wd.open()
+    except OSError as exc:
+        raise StandfastError("190502", device=device, reason=exc.strerror or exc) from None
+    _log_notice(Notice.of("190503", device=device, timeout=timeout))
+    return wd
+
+
+def _limits() -> ApiLimits:
+    """The API's limits from the environment, within the (raised) descriptor limit;
+    logged (194098) so an operator sees what is in force."""
+    nofile, notices = raise_nofile()
+    limits, more = ApiLimits.from_env()
+    for n in (*notices, *more):
         _log_notice(n)
-    store = Store(paths.database)
-    engine = make_engine(paths, server, store, tunables)
-    paths.socket.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        paths.socket.unlink()  # stale: nothing answered on it above
-    config = uvicorn.Config(
-        create_app(engine),
-        uds=str(paths.socket),
-        http=PeerCredH11Protocol,
+    limits = limits.within_descriptors(nofile)
+    _log_notice(
+        Notice.of(
+            "194098",
+            limit=nofile,
+            remote=limits.max_connections,
+            local=limits.local_max_connections,
+            peer=peer_connection_limit(nofile),
+        )
+    )
+    return limits
+
+
+def _local_api_config(
+    service: EngineService, socket_path: Path, limits: ApiLimits
+) -> uvicorn.Config:
+    """The local socket's server: every caller's uid (SO_PEERCRED), at most
+    ``local_max_per_user`` connections per uid, headers within ``header_timeout``, bodies
+    within the request limits."""
+    guard = ConnectionGuard("local socket", limits.local_max_connections, limits.local_max_per_user)
+    return uvicorn.Config(
+        RequestLimits(create_app(service), limits),
+        uds=str(socket_path),
+        http=guarded_protocol(
+            guard, limits.header_timeout, base=PeerCredH11Protocol, source_of=uid_of
+        ),
         lifespan="off",
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=5,
     )
-    api = uvicorn.Server(config)
+
+
+def open_history(paths: Paths, tunables: Tunables, engine: Engine) -> EventHistory:
+    """The lasting event history: its newest events into the engine's EventLog (the
+    timeline survives a restart), then every new event stored by its writer thread."""
+    retention = Retention(tunables.SF_EVENT_KEEP, tunables.SF_EVENT_KEEP_DAYS)
+    history = EventHistory(paths.database, retention)
+    history.prune_now()
+    loaded = history.recent(EVENTS_IN_MEMORY)
+    engine.core.events.preload(loaded)
+    engine.core.events.subscribe(history.record)
+    history.start()
+    _log_notice(
+        Notice.of(
+            "196007",
+            loaded=len(loaded),
+            path=paths.database,
+            keep=retention.keep,
+            days=retention.days,
+        )
+    )
+    return history
+
+
+async def serve(paths: Paths, server: str, logs: LogSetup | None = None) -> None:
+    # Read (and unset) systemd's variables first: nothing the daemon starts inherits them.
+    notifier = Notifier.from_env()
+    if _socket_in_use(paths.socket):
+        raise StandfastError("190205", socket=paths.socket)
+    limits = _limits()
+    tunables, notices = load_tunables(paths.defaults, server)
+    for n in notices:
+        _log_notice(n)
+    store = Store(paths.database)
+    engine = make_engine(paths, server, store, tunables)
+    watchdog = _arm_watchdog(tunables)
+    if watchdog is not None:
+        engine.after_cycle(watchdog.pet)
+    history = open_history(paths, tunables, engine)
+    service = EngineService(engine, history)
+    paths.socket.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        paths.socket.unlink()  # stale: nothing answered on it above
+    api = uvicorn.Server(_local_api_config(service, paths.socket, limits))
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
 
@@ -93,29 +183,44 @@ async def serve(paths: Paths, server: str) -> None:
     # ours must be the ones it restores so that re-raise stops us gracefully.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
+    if logs is not None:
+        # SIGHUP (logrotate's postrotate, systemctl reload): reopen the log file, in
+        # the loop's thread (never inside the signal handler, which may interrupt a
+        # handler holding its lock).
+        loop.add_signal_handler(signal.SIGHUP, logs.reopen)
     _log_notice(Notice.of("190208", server=server, version=__version__))
     engine_task = asyncio.create_task(engine.run())
     api_task = asyncio.create_task(api.serve())
-    # The HTTPS API and GUI (None when STANDFAST_REMOTE_LISTEN=off). Not awaited with
-    # the others: it logs its own failures and must never stop the daemon.
-    remote_task = start_remote_from_env(engine)
+    # The HTTPS API and GUI (unless STANDFAST_REMOTE_LISTEN=off) and the plain monitoring
+    # port (STANDFAST_METRICS_LISTEN). Not awaited with the others: they log their own
+    # failures and must never stop the daemon.
+    remote_tasks = start_remote_from_env(service)
     while not api.started and not api_task.done():
         await asyncio.sleep(0.02)
     if paths.socket.exists():
         # Anyone may connect; what they may do is decided by their uid (SO_PEERCRED).
         os.chmod(paths.socket, 0o666)
+    # READY=1 once the API answers and a first cycle ran, then the watchdog's pets.
+    notify_task = asyncio.create_task(supervise(notifier, engine, paths.socket, server))
     stop_task = asyncio.create_task(stopping.wait())
     await asyncio.wait({engine_task, api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     _log_notice(Notice.of("190209", server=server))
+    notify_task.cancel()
+    notifier.send("STOPPING=1")
     api.should_exit = True
     engine.stop()
-    if remote_task is not None:
-        remote_task.cancel()
-        await asyncio.wait({remote_task}, timeout=6)
+    if watchdog is not None:
+        watchdog.close()  # a clean stop disarms it; a crash or a hang does not
+    for t in remote_tasks:
+        t.cancel()
+    if remote_tasks:
+        await asyncio.wait(remote_tasks, timeout=6)
     await asyncio.wait({api_task}, timeout=6)
     await asyncio.wait_for(engine.aclose(), timeout=5)
     engine_task.cancel()
+    history.close()  # what is queued is stored (bounded: 3 s)
     store.close()
+    notifier.close()
     with contextlib.suppress(FileNotFoundError):
         paths.socket.unlink()
     for t in (engine_task, api_task):
@@ -124,5 +229,16 @@ async def serve(paths: Paths, server: str) -> None:
 
 
 def run_daemon(paths: Paths, server: str, *, foreground_log: bool = True) -> None:
-    setup_logging(paths.log_file, to_stderr=foreground_log)
-    asyncio.run(serve(paths, server))
+    # The log settings are tunables: read them first (``serve`` reads the file again
+    # and logs its messages, once the logs are in place).
+    tunables, _ = load_tunables(paths.defaults, server)
+    logs = setup_logging(
+        paths.log_file,
+        to_stderr=foreground_log,
+        level=LEVELS[tunables.SF_LOG_LEVEL],
+        target=tunables.SF_LOG_TARGET,
+        facility=tunables.SF_SYSLOG_FACILITY,
+    )
+    # asyncio's accept loop logs a traceback per EMFILE; uvicorn one line per bad request.
+    install_repeat_filter(logging.getLogger("standfast"), "asyncio", "uvicorn.error", "uvicorn")
+    asyncio.run(serve(paths, server, logs))

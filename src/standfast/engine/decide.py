@@ -44,17 +44,25 @@ class Snapshot:
 
 
 def decide(snap: Snapshot, tunables: Tunables) -> list[Decision]:
+    """Checks due and failures to handle. A resource of a hierarchy in maintenance
+    (``ClusterConfig.maintained_tags``) gets neither: no check runs, and a failure
+    seen before maintenance began waits, unhandled, until it ends."""
     out: list[Decision] = []
     graph = snap.config.graph(snap.server)
+    maintained = snap.config.maintained_tags(snap.server)
     handled: set[str] = set()
     for tag in sorted(snap.failures):
-        if tag in snap.busy or tag not in graph.resources:
+        if tag in snap.busy or tag not in graph.resources or tag in maintained:
             continue
         result = snap.failures[tag]
         hierarchy = graph.hierarchy(tag)
         if hierarchy & handled:
             continue
-        if tag in snap.recover_capable and tag not in snap.recovery_tried:
+        if (
+            tag in snap.recover_capable
+            and tag not in snap.recovery_tried
+            and not result.blocks_failover
+        ):
             out.append(Decision(DecisionKind.RECOVER, tag, result.code))
         elif result.nas_access and tunables.LKNASERROR == "halt":
             out.append(Decision(DecisionKind.HALT, tag, result.code))
@@ -64,6 +72,8 @@ def decide(snap: Snapshot, tunables: Tunables) -> list[Decision]:
         handled |= hierarchy
     for tag in sorted(graph.resources):
         if tag in snap.busy or tag in snap.failures or snap.states.get(tag) != State.ISP:
+            continue
+        if tag in maintained:
             continue
         if snap.next_deep.get(tag, 0.0) <= snap.now:
             out.append(Decision(DecisionKind.DEEP_CHECK, tag))

@@ -1,24 +1,27 @@
 """The engine's view of the other servers: heartbeats, their published states,
 quorum, and the peer channel for requests.
 
-Every server publishes, in its heartbeat payload, its configuration version and
-digest and the state of each of its resources. Placement reads only these views
+Every server publishes, in its heartbeat payload, a ``HeartbeatReport``
+(``cluster/report.py``): its configuration version and digest, quorum, and the
+state of each of its resources. Placement reads only these views
 (plus its own states), so one cycle's decision rests on one consistent snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from standfast.cluster.definition import ClusterDef
+from standfast.cluster.comm_paths import PathEvent
+from standfast.cluster.definition import ClusterDef, etcd_settings
+from standfast.cluster.etcd_arbiter import EtcdArbiter
 from standfast.cluster.heartbeat import HeartbeatService
-from standfast.cluster.paths import PathEvent
 from standfast.cluster.peer import PeerClient, PeerServer
 from standfast.cluster.quorum import (
     QuorumConfig,
@@ -27,8 +30,10 @@ from standfast.cluster.quorum import (
     WitnessView,
     decide_quorum,
 )
-from standfast.cluster.witness import StorageWitness, ask_witness
-from standfast.model.states import State
+from standfast.cluster.report import HeartbeatReport
+from standfast.cluster.storage_witness import StorageWitness
+from standfast.cluster.witness import ask_witness
+from standfast.engine.partition import agreed_voters, choose_partition
 
 log = logging.getLogger("standfast.cluster")
 
@@ -41,6 +46,8 @@ class PeerNews:
 
     failed: dict[str, float] = field(default_factory=dict)  # peer -> detection time
     joined: dict[str, float] = field(default_factory=dict)
+    restarted: set[str] = field(default_factory=set)  # joined with a new boot id
+    paths: list[tuple[str, str, str]] = field(default_factory=list)  # (peer, network, state)
 
 
 def _witness_ended(task: asyncio.Task[None]) -> None:
@@ -78,7 +85,16 @@ class Membership:
         self.last_heard_at: dict[str, float] = {}
         self._key = key
         self.witness_view = WitnessView(reachable=False, granted=False, detail="not asked yet")
+        # This server's agreed membership (update_partition): whom it hears, the
+        # partition it counts itself in, and each peer's published partition.
+        self.sees: frozenset[str] = frozenset({local})
+        self.partition: frozenset[str] = frozenset({local})
+        self.partitions: dict[str, frozenset[str]] = {}
         self._witness_task: asyncio.Task[None] | None = None
+        #: With quorum etcd: the holder keys and this server's lease.
+        self.arbiter: EtcdArbiter | None = None
+        if definition.quorum == "etcd":
+            self.arbiter = EtcdArbiter(etcd_settings(definition), local)
 
     @property
     def settle_time(self) -> float:
@@ -97,15 +113,21 @@ class Membership:
         if self.definition.quorum in ("tcp_witness", "storage_witness"):
             self._witness_task = asyncio.create_task(self._witness_loop())
             self._witness_task.add_done_callback(_witness_ended)
+        if self.arbiter is not None:
+            self._witness_task = asyncio.create_task(self.arbiter.run())
+            self._witness_task.add_done_callback(_witness_ended)
 
     async def stop(self) -> None:
         if self._witness_task is not None:
             self._witness_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._witness_task, 2.0)
         await self.heartbeat.stop()
         await self.peer_server.stop()
 
     def _on_change(self, event: PathEvent) -> None:
         # The heartbeat service logs path and server changes itself (191005-191007).
+        self.news.paths.append((event.peer, event.network, str(event.new_state)))
         if event.peer_failed:
             now = time.monotonic()
             self.news.failed[event.peer] = now
@@ -121,6 +143,8 @@ class Membership:
                 self.last_heard_at[event.peer] = now - (loop_now - max(heard))
         if event.peer_joined or event.restarted:
             self.news.joined[event.peer] = time.monotonic()
+        if event.restarted:
+            self.news.restarted.add(event.peer)
 
     def take_news(self) -> PeerNews:
         news, self.news = self.news, PeerNews()
@@ -147,22 +171,41 @@ class Membership:
                 out.add(peer)
         return frozenset(out)
 
+    def update_partition(self) -> None:
+        """Choose this server's partition from whom it hears and whom its peers say
+        they hear (once per cycle, before ``quorum`` and ``publish``)."""
+        sees = self.fresh_peers() | {self.local}
+        reports = {p: self.peer_report(p) for p in sees - {self.local}}
+        reported = {p: r.sees for p, r in reports.items() if r is not None and r.sees}
+        self.sees = sees
+        self.partition = choose_partition(self.local, sees, reported, self.partition)
+        self.partitions = {
+            p: r.partition for p, r in reports.items() if r is not None and r.partition
+        }
+
     def quorum(self) -> tuple[bool, int, int]:
         """(has quorum, votes present, votes needed). Majority is the default from
         three servers; with two, votes alone cannot tell a partition from a crash, so
-        two servers need a witness (or run without quorum)."""
+        two servers need a witness (or run without quorum). Majority counts only the
+        agreed members of this server's partition (``engine/partition.py``)."""
         d = self.definition
         total = len(d.servers)
         if d.quorum == "none" or (d.quorum == "majority" and total < 3):
             return True, len(self.alive()), 0
+        arbiter = self.arbiter
         config = QuorumConfig(
             mode=QuorumMode(d.quorum),
             servers=tuple(sorted(d.servers)),
             loss_action=d.quorum_loss_action,
+            keep_on_arbiter_loss=arbiter is not None and arbiter.settings.on_loss == "keep",
         )
+        if arbiter is not None:
+            self.witness_view = arbiter.view()
+        voters = self.fresh_peers()
+        if d.quorum == "majority":
+            voters = agreed_voters(self.local, self.partition, self.partitions)
         status = decide_quorum(
-            config,
-            QuorumInput(self.local, self.fresh_peers(), self.witness_view, now=time.monotonic()),
+            config, QuorumInput(self.local, voters, self.witness_view, now=time.monotonic())
         )
         return status.has_quorum, status.votes_present, status.votes_needed
 
@@ -203,53 +246,15 @@ class Membership:
             self.witness_view = view
             await asyncio.sleep(1.0)
 
-    def publish(
-        self,
-        version: int,
-        digest: str,
-        states: Mapping[str, State],
-        quorum: bool,
-        since: Mapping[str, float],
-    ) -> None:
-        self.heartbeat.set_payload(
-            {
-                "v": version,
-                "dg": digest,
-                "q": int(quorum),
-                # OSU, the usual state of a backup, goes unsaid: peers read a missing
-                # tag of a server they hear as OSU (peer_states_known).
-                "st": {tag: str(s) for tag, s in sorted(states.items()) if s is not State.OSU},
-                "sn": {tag: round(t, 3) for tag, t in sorted(since.items())},
-            }
-        )
+    def publish(self, report: HeartbeatReport) -> None:
+        """What this server tells its peers from its next heartbeat on (with whom it
+        hears and its partition, from the last ``update_partition``)."""
+        report = replace(report, sees=self.sees, partition=self.partition)
+        self.heartbeat.set_payload(report.encode())
 
-    def peer_info(self, peer: str) -> dict[str, Any] | None:
-        payload = self.heartbeat.peer_payload(peer)
-        return dict(payload) if payload else None
-
-    def peer_states(self, peer: str) -> dict[str, State]:
-        info = self.peer_info(peer) or {}
-        raw = info.get("st") or {}
-        out: dict[str, State] = {}
-        if isinstance(raw, dict):
-            for tag, s in raw.items():
-                try:
-                    out[str(tag)] = State(str(s))
-                except ValueError:
-                    out[str(tag)] = State.UNKNOWN
-        return out
-
-    def peer_states_known(self, peer: str, tags: Iterable[str]) -> dict[str, State]:
-        """``peer``'s state of each of ``tags`` (its copies): what its heartbeat says,
-        OSU for a tag it leaves out; nothing before its first heartbeat."""
-        if self.peer_info(peer) is None:
-            return {}
-        reported = self.peer_states(peer)
-        return {**{t: State.OSU for t in tags}, **reported}
-
-    def peer_since(self, peer: str) -> dict[str, float]:
-        raw = (self.peer_info(peer) or {}).get("sn") or {}
-        return {str(k): float(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+    def peer_report(self, peer: str) -> HeartbeatReport | None:
+        """``peer``'s last heartbeat report; None before its first heartbeat."""
+        return HeartbeatReport.decode(self.heartbeat.peer_payload(peer))
 
     def paths(self) -> dict[str, dict[str, str]]:
         return {

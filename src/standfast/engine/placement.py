@@ -2,18 +2,21 @@
 
 A hierarchy is named by the equivalency of its root (every server's copy of the
 root shares it). For each hierarchy the highest-priority eligible server serves
-it; eligible means alive, not blocked by its administrator, and not holding a
-failed (OSF) copy. This server only ever decides for itself: restore here, or
-give up a copy here. Another server, seeing the same view, reaches the matching
-decision for itself.
+it; eligible means alive, not blocked by its administrator, not in standby and not
+holding a failed (OSF) copy, and (quorum etcd) holding a lease. A hierarchy in
+maintenance (its own or the cluster's) is left as it is: no restore, no switchback, no
+split resolved. A server in standby gives its copies up while another server is
+eligible to take them.
+This server only ever decides for itself: restore here, or give up a copy here.
+Another server, seeing the same view, reaches the matching decision for itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
+from standfast.engine.snapshot import ClusterSnapshot
 from standfast.model.config import ClusterConfig
 from standfast.model.resources import Resource
 from standfast.model.states import State, Switchback
@@ -23,6 +26,7 @@ class PlacementKind(StrEnum):
     RESTORE = "restore"  # nobody serves it and this server is first in line
     SWITCHBACK = "switchback"  # give it up so a returning higher-priority server takes it
     RESOLVE_SPLIT = "resolve_split"  # served twice: the lower-priority copy goes down
+    STANDBY = "standby"  # this server is in standby: give it up to the next server
 
 
 @dataclass(frozen=True)
@@ -34,20 +38,8 @@ class Placement:
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class ClusterView:
-    local: str
-    config: ClusterConfig
-    alive: frozenset[str]  # includes the local server
-    # server -> tag -> state, for every alive server (the local one included)
-    states: Mapping[str, Mapping[str, State]]
-    blocked: frozenset[str] = frozenset()
-    quorum: bool = True
-    # Servers that came back since the last cycle (automatic switchback triggers).
-    rejoined: frozenset[str] = frozenset()
-    busy_equivs: frozenset[str] = frozenset()
-    # server -> tag -> wall-clock time its copy came into service
-    since: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+#: Placement reads the engine's one cluster snapshot.
+ClusterView = ClusterSnapshot
 
 
 def hierarchy_roots(config: ClusterConfig, server: str) -> dict[str, Resource]:
@@ -79,6 +71,8 @@ def eligible(view: ClusterView, equiv: str) -> list[Resource]:
         for r in copies(view, equiv)
         if r.server in view.alive
         and r.server not in view.blocked
+        and not view.config.standby(r.server)
+        and r.server not in view.without_quorum
         and _state(view, r.server, r.tag) != State.OSF
     ]
 
@@ -86,7 +80,7 @@ def eligible(view: ClusterView, equiv: str) -> list[Resource]:
 def place(view: ClusterView) -> list[Placement]:
     out: list[Placement] = []
     for equiv, mine in sorted(hierarchy_roots(view.config, view.local).items()):
-        if equiv in view.busy_equivs:
+        if equiv in view.busy_equivs or view.config.in_maintenance(equiv):
             continue
         serving = holders(view, equiv)
         if len(serving) > 1:
@@ -119,6 +113,22 @@ def place(view: ClusterView) -> list[Placement]:
             candidates.sort(key=lambda r: r.server != preferred)
             if candidates and candidates[0].server == view.local:
                 out.append(Placement(PlacementKind.RESTORE, equiv, mine.tag, view.local))
+            continue
+        if serving[0] == mine and view.config.standby(view.local):
+            others = eligible(view, equiv)
+            others.sort(key=lambda r: r.server != view.config.target(equiv).server)
+            # Only while another server can take it: standby never stops a hierarchy
+            # (the action refuses the last server unless --force; docs/maintenance.md).
+            if others:
+                out.append(
+                    Placement(
+                        PlacementKind.STANDBY,
+                        equiv,
+                        mine.tag,
+                        others[0].server,
+                        "this server is in standby",
+                    )
+                )
             continue
         if serving[0] == mine and mine.switchback == Switchback.AUTOMATIC:
             better = [

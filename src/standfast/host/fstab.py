@@ -2,7 +2,8 @@
 
 Every change is an atomic rewrite: a temporary file in the same directory is
 written, fsynced and given the original mode and owner, then ``os.replace``d
-over the original, and the directory is fsynced. A crash at any point leaves
+over the original, and the directory is fsynced
+(:func:`standfast.host.atomic.write_atomic`). A crash at any point leaves
 either the old file or the new one, never a truncated file. Lines that are not
 removed are kept byte for byte (comments, spacing, line endings). Before a
 change, a timestamped backup copy is written (also atomically).
@@ -10,21 +11,19 @@ change, a timestamped backup copy is written (also atomically).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from standfast.host.atomic import write_atomic
 from standfast.host.mounts import normalize
 from standfast.host.mounts import unescape as _unescape
 
 FSTAB = Path("/etc/fstab")
 BACKUP_PREFIX = ".standfast-backup-"
-_TEMP_PREFIX = ".standfast-tmp-"
 #: Attempts when the file changes under us while we rewrite it.
 _REWRITE_ATTEMPTS = 5
 
@@ -143,39 +142,12 @@ def entries_for_mount_point(entries: Iterable[FstabEntry], path: str) -> list[Fs
 # -- atomic rewriting --------------------------------------------------------
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_atomic(path: Path, data: bytes, like: os.stat_result | None) -> None:
     """Write ``data`` to ``path`` atomically, copying mode/owner from ``like``."""
-    directory = path.parent
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=_TEMP_PREFIX + path.name + ".")
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-            if like is not None:
-                os.fchmod(fd, stat.S_IMODE(like.st_mode))
-                with contextlib.suppress(PermissionError):
-                    os.fchown(fd, like.st_uid, like.st_gid)
-            else:
-                os.fchmod(fd, 0o644)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
+    if like is None:
+        write_atomic(path, data, mode=0o644)
+    else:
+        write_atomic(path, data, mode=stat.S_IMODE(like.st_mode), owner=(like.st_uid, like.st_gid))
 
 
 def _backup(path: Path, data: bytes, st: os.stat_result, backup_dir: Path | None) -> Path:

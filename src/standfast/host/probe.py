@@ -8,25 +8,25 @@ to ``tries`` attempts are made, all within ``overall_timeout`` (LKNFSTIMEOUT).
 
 A child stuck in uninterruptible sleep may survive SIGKILL. It is then
 abandoned (the probe returns anyway) and reaped by a later call of
-:func:`reap_abandoned`, which every probe calls first.
+:func:`reap_abandoned`, which every probe calls first. The child handling is
+:class:`standfast.host.children.Child`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import selectors
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
+
+from standfast.host import children
+from standfast.host.children import DEVNULL, Child, python_argv
 
 #: Longest wait for the child interpreter to start (bounded by overall_timeout).
 STARTUP_LIMIT = 10.0
 #: Bound on the wait for a killed child to die before it is abandoned.
 KILL_WAIT = 0.5
+#: Name of the probe children in the abandoned-children registry.
+OWNER = "probe"
 
 _CHILD_CODE = r"""
 import json, os, sys
@@ -45,8 +45,6 @@ except OSError as e:
 sys.stdout.write(json.dumps(out) + "\n")
 sys.stdout.flush()
 """
-
-_abandoned: list[subprocess.Popen[bytes]] = []
 
 
 @dataclass(frozen=True)
@@ -69,96 +67,42 @@ class ProbeResult:
 
 def reap_abandoned() -> list[int]:
     """Reap abandoned probe children that have died since; return pids still alive."""
-    alive: list[subprocess.Popen[bytes]] = []
-    for proc in _abandoned:
-        if proc.poll() is None:
-            alive.append(proc)
-    _abandoned[:] = alive
-    return [p.pid for p in alive]
+    return children.reap_abandoned(OWNER)
 
 
 def abandoned_pids() -> list[int]:
-    return [p.pid for p in _abandoned]
-
-
-def _python() -> str:
-    return sys.executable or "/usr/bin/python3"
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> bool:
-    """SIGKILL the child's group; True if it died within KILL_WAIT."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    try:
-        proc.wait(timeout=KILL_WAIT)
-        return True
-    except subprocess.TimeoutExpired:
-        _abandoned.append(proc)
-        return False
-
-
-def _read_line(
-    proc: subprocess.Popen[bytes], sel: selectors.BaseSelector, buf: bytearray, until: float
-) -> bytes | None:
-    """Next line of the child's stdout before ``until``; b"" at EOF; None on timeout."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
-    while True:
-        nl = buf.find(b"\n")
-        if nl >= 0:
-            line = bytes(buf[: nl + 1])
-            del buf[: nl + 1]
-            return line
-        remaining = until - time.monotonic()
-        if remaining <= 0:
-            return None
-        if not sel.select(remaining):
-            continue
-        try:
-            chunk = os.read(fd, 4096)
-        except BlockingIOError:
-            continue
-        if not chunk:
-            return bytes(buf)
-        buf.extend(chunk)
+    return children.abandoned_pids(OWNER)
 
 
 def _attempt(path: str, syscall_timeout: float, overall_deadline: float) -> AttemptResult:
     started = time.monotonic()
     try:
-        proc = subprocess.Popen(
-            [_python(), "-I", "-S", "-c", _CHILD_CODE, path],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+        child = Child(
+            python_argv("-c", _CHILD_CODE, path),
+            owner=OWNER,
+            stderr=DEVNULL,
             cwd="/",
-            start_new_session=True,
-            close_fds=True,
+            kill_wait=KILL_WAIT,
         )
     except OSError as exc:
         return AttemptResult(False, False, f"cannot start probe child: {exc}", 0.0)
-    assert proc.stdout is not None
-    os.set_blocking(proc.stdout.fileno(), False)
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout.fileno(), selectors.EVENT_READ)
-    buf = bytearray()
-    try:
+    with child:
         ready_by = min(overall_deadline, started + max(STARTUP_LIMIT, syscall_timeout))
-        line = _read_line(proc, sel, buf, ready_by)
+        line = child.read_line(ready_by)
         if line != b"ready\n":
-            died = _kill(proc)
+            died = child.kill()
             what = "did not start in time" if line is None else "exited before probing"
-            suffix = "" if died else f" (pid {proc.pid} could not be killed, abandoned)"
+            suffix = "" if died else f" (pid {child.pid} could not be killed, abandoned)"
             return AttemptResult(
                 False, line is None, f"probe child {what}{suffix}", time.monotonic() - started
             )
         syscalls_started = time.monotonic()
         answer_by = min(overall_deadline, syscalls_started + syscall_timeout)
-        line = _read_line(proc, sel, buf, answer_by)
+        line = child.read_line(answer_by)
         if line is None:
             waited = time.monotonic() - syscalls_started
-            died = _kill(proc)
-            suffix = "" if died else f"; pid {proc.pid} stuck, abandoned"
+            died = child.kill()
+            suffix = "" if died else f"; pid {child.pid} stuck, abandoned"
             return AttemptResult(
                 False,
                 True,
@@ -169,23 +113,18 @@ def _attempt(path: str, syscall_timeout: float, overall_deadline: float) -> Atte
             answer = json.loads(line)
         except ValueError:
             answer = {"ok": False, "step": "?", "error": f"bad answer {line[:200]!r}"}
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=KILL_WAIT)
-        if proc.returncode is None:
-            _kill(proc)
-        elapsed = time.monotonic() - started
-        if answer.get("ok") is True:
-            return AttemptResult(True, False, f"stat/statvfs of {path} answered", elapsed)
-        return AttemptResult(
-            False,
-            False,
-            f"{answer.get('step', '?')} of {path} failed: {answer.get('error')}"
-            + (f" (errno {answer['errno']})" if "errno" in answer else ""),
-            elapsed,
-        )
-    finally:
-        sel.close()
-        proc.stdout.close()
+        if not child.wait(KILL_WAIT):
+            child.kill()
+    elapsed = time.monotonic() - started
+    if answer.get("ok") is True:
+        return AttemptResult(True, False, f"stat/statvfs of {path} answered", elapsed)
+    return AttemptResult(
+        False,
+        False,
+        f"{answer.get('step', '?')} of {path} failed: {answer.get('error')}"
+        + (f" (errno {answer['errno']})" if "errno" in answer else ""),
+        elapsed,
+    )
 
 
 def probe_mount_point(

@@ -43,5 +43,10 @@ def hostname() -> str:
 
 
 def halt(command: Sequence[str] = DEFAULT_HALT_COMMAND, *, timeout: float) -> CommandResult:
-    """Run the configured halt command (the caller passes SF_HALT_COMMAND)."""
+    """Run the configured halt command (the caller passes SF_HALT_COMMAND).
+
+    The older form of :func:`standfast.host.power.halt`, which raises
+    :class:`~standfast.host.power.HaltError` instead of returning a failed result and
+    documents its bound (:func:`~standfast.host.power.halt_deadline`).
+    """
     return run(command, timeout=timeout)

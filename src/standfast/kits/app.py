@@ -12,6 +12,7 @@ import shutil
 from typing import ClassVar
 
 from standfast.host.commands import run
+from standfast.host.starved import HostStarved
 from standfast.kits.base import (
     CheckResult,
     CreatePlan,
@@ -54,15 +55,7 @@ class AppKit(Kit):
                 _require_executable(str(props[action]), tag)
         rid = req.id or tag
         require_tag_free(config, ctx.server, tag, self.name, rid)
-        res = Resource(
-            server=ctx.server,
-            tag=tag,
-            kit=self.name,
-            id=rid,
-            switchback=req.switchback,
-            equiv=f"{tag}@{ctx.server}",
-            props=props,
-        )
+        res = self.local_resource(ctx, req, tag, rid, props)
         return CreatePlan((res,), (), tag)
 
     def _run(self, ctx: KitContext, res: Resource, action: str) -> None:
@@ -95,6 +88,8 @@ class AppKit(Kit):
             return CheckResult.good()
         try:
             self._run(ctx, resource, "quick_check")
+        except HostStarved:
+            raise  # the daemon's shortage, not the application's failure
         except StandfastError as exc:
             return CheckResult.bad("190417", tag=resource.tag, reason=exc.text("en"))
         return CheckResult.good()
@@ -104,6 +99,8 @@ class AppKit(Kit):
             return False
         try:
             self._run(ctx, resource, "recover")
+        except HostStarved:
+            raise
         except StandfastError as exc:
             ctx.log.add("190417", tag=resource.tag, reason=exc.text("en"))
             return False

@@ -93,11 +93,16 @@ class IpKit(Kit):
 
     # -- create and extend -----------------------------------------------------------------
 
-    def validate(self, props: Mapping[str, PropValue]) -> dict[str, PropValue]:
+    def validate(
+        self, props: Mapping[str, PropValue], ctx: KitContext | None = None
+    ) -> dict[str, PropValue]:
         return _normalized(super().validate(props))
 
     def validate_edit(
-        self, resource: Resource, changes: Mapping[str, PropValue]
+        self,
+        resource: Resource,
+        changes: Mapping[str, PropValue],
+        ctx: KitContext | None = None,
     ) -> dict[str, PropValue]:
         return _normalized(super().validate_edit(resource, changes))
 
@@ -117,15 +122,7 @@ class IpKit(Kit):
         _refuse_elsewhere(ctx, address, interface)
         tag = validate_tag(req.tag or address.default_tag())
         require_tag_free(config, ctx.server, tag, self.name, address.id)
-        res = Resource(
-            server=ctx.server,
-            tag=tag,
-            kit=self.name,
-            id=address.id,
-            switchback=req.switchback,
-            equiv=f"{tag}@{ctx.server}",
-            props=props,
-        )
+        res = self.local_resource(ctx, req, tag, address.id, props)
         return CreatePlan((res,), (), tag)
 
     def default_tag(self, ctx: KitContext, req: CreateRequest) -> str:

@@ -18,6 +18,7 @@ from typing import ClassVar
 from standfast.host import fstab, mounts, system
 from standfast.host.mountops import mount as do_mount
 from standfast.host.probe import probe_mount_point
+from standfast.host.starved import HostStarved, starved
 from standfast.host.unmount import KillPolicy, UnmountReport, unmount_without_hanging
 from standfast.kits.base import (
     CheckResult,
@@ -49,7 +50,9 @@ NFS_TYPES = ("nfs", "nfs4")
 def _mount_table(ctx: KitContext) -> list[mounts.MountEntry]:
     try:
         return mounts.read_mountinfo(ctx.paths.mountinfo)
-    except OSError:
+    except OSError as exc:
+        if starved(exc):  # this daemon is short of descriptors: no verdict on the mount
+            raise HostStarved(str(ctx.paths.mountinfo), exc) from exc
         raise StandfastError("107008", server=ctx.server) from None
 
 
@@ -105,14 +108,12 @@ class NasDeviceKit(Kit):
             raise StandfastError("107004", device=rid)
         tag = validate_tag(req.tag or _free_device_tag(config, ctx.server, rid))
         require_tag_free(config, ctx.server, tag, self.name, rid)
-        dev = Resource(
-            server=ctx.server,
-            tag=tag,
-            kit=self.name,
-            id=rid,
-            switchback=req.switchback,
-            equiv=f"{tag}@{ctx.server}",
-            props={"nfs_server": source.host, "export": source.export, "host_name": ""},
+        dev = self.local_resource(
+            ctx,
+            req,
+            tag,
+            rid,
+            {"nfs_server": source.host, "export": source.export, "host_name": ""},
         )
         return CreatePlan((dev,), (), tag)
 
@@ -241,14 +242,12 @@ class FilesysKit(Kit):
             for r in config.resources.values()
         ):
             raise StandfastError("000014", tag=fs_tag)
-        fs = Resource(
-            server=ctx.server,
-            tag=fs_tag,
-            kit=self.name,
-            id=mount_point,
-            switchback=req.switchback,
-            equiv=f"{fs_tag}@{ctx.server}",
-            props={
+        fs = self.local_resource(
+            ctx,
+            req,
+            fs_tag,
+            mount_point,
+            {
                 "source": str(source),
                 "fstype": entry.fstype,
                 "options": ",".join(options),
@@ -261,14 +260,12 @@ class FilesysKit(Kit):
             new: tuple[Resource, ...] = (fs,)
         else:
             dev_tag = _free_device_tag(config, ctx.server, dev_id)
-            dev = Resource(
-                server=ctx.server,
-                tag=dev_tag,
-                kit="nas",
-                id=dev_id,
-                switchback=req.switchback,
-                equiv=f"{dev_tag}@{ctx.server}",
-                props={"nfs_server": source.host, "export": source.export, "host_name": host_name},
+            dev = NasDeviceKit().local_resource(
+                ctx,
+                req,
+                dev_tag,
+                dev_id,
+                {"nfs_server": source.host, "export": source.export, "host_name": host_name},
             )
             new = (dev, fs)
         return CreatePlan(new, (Dependency(ctx.server, fs.tag, dev.tag),), fs.tag)
@@ -450,3 +447,23 @@ def _free_device_tag(config: ClusterConfig, server: str, dev_id: str) -> str:
 
 
 __all__ = ["FilesysKit", "NasDeviceKit", "check_mount_point_free"]
+
+
+def mount_candidates(ctx: KitContext, config: ClusterConfig) -> list[dict[str, str]]:
+    """The NFS file systems mounted on this server: what a NAS hierarchy can be created
+    from, each with the root tag this kit gives it by default here and whether a file
+    system resource already protects it. Reads the mount table only (never the mounts)."""
+    entries = mounts.nfs_mounts(mounts.read_mountinfo(ctx.paths.mountinfo))
+    protected = {
+        r.id for r in config.resources.values() if r.server == ctx.server and r.kit == "filesys"
+    }
+    return [
+        {
+            "mount_point": e.mount_point,
+            "source": e.source,
+            "fstype": e.fstype,
+            "protected": str(e.mount_point in protected).lower(),
+            "default_tag": default_filesys_tag(e.mount_point, ctx.server),
+        }
+        for e in entries
+    ]

@@ -6,9 +6,12 @@ from standfast.kits.app import AppKit
 from standfast.kits.base import Kit
 from standfast.kits.ip import IpKit
 from standfast.kits.nas import FilesysKit, NasDeviceKit
+from standfast.kits.ocf import OcfKit
 from standfast.messages import StandfastError
 
-KITS: dict[str, Kit] = {k.name: k for k in (AppKit(), NasDeviceKit(), FilesysKit(), IpKit())}
+KITS: dict[str, Kit] = {
+    k.name: k for k in (AppKit(), NasDeviceKit(), FilesysKit(), IpKit(), OcfKit())
+}
 
 
 def get_kit(name: str) -> Kit:

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Standfast lab control agent: runs inside a guest, standard library only.
 
-It serves the virtio-serial port named ``standfast.ctl`` with newline-delimited JSON.
+It serves the virtio-serial ports named ``standfast.ctl`` and ``standfast.ctl.N`` (one
+per host process: qemu takes one host client per port) with newline-delimited JSON.
 Requests (one object per line, each with a unique ``id``):
 
 * ``{"id", "ping": true}`` -> ``{"id", "pong": true, "pid", "hostname", "uptime"}``
@@ -33,7 +34,7 @@ PORT_NAME = "standfast.ctl"
 MAX_OUTPUT = 1 << 20
 KILL_GRACE = 5.0
 
-_write_lock = threading.Lock()
+_write_locks: dict[int, threading.Lock] = {}
 _children: dict[int, subprocess.Popen[bytes]] = {}
 _children_lock = threading.Lock()
 
@@ -42,29 +43,32 @@ def log(text: str) -> None:
     print(f"standfast agent: {text}", file=sys.stderr, flush=True)
 
 
-def find_port(name: str = PORT_NAME) -> str:
-    """Device node of the virtio-serial port called *name*."""
+def find_ports(name: str = PORT_NAME) -> list[str]:
+    """Device nodes of the virtio-serial ports called *name* or *name*.N."""
     base = "/sys/class/virtio-ports"
     try:
         ports = sorted(os.listdir(base))
     except OSError:
         ports = []
+    found = []
     for port in ports:
         try:
             with open(os.path.join(base, port, "name")) as f:
-                if f.read().strip() == name:
-                    return "/dev/" + port
+                pname = f.read().strip()
         except OSError:
             continue
-    link = "/dev/virtio-ports/" + name
-    if os.path.exists(link):
-        return link
-    raise FileNotFoundError(f"no virtio-serial port named {name}")
+        if pname == name or pname.startswith(name + "."):
+            found.append("/dev/" + port)
+    if not found and os.path.exists("/dev/virtio-ports/" + name):
+        found.append("/dev/virtio-ports/" + name)
+    if not found:
+        raise FileNotFoundError(f"no virtio-serial port named {name}")
+    return found
 
 
 def send(fd: int, message: dict[str, Any]) -> None:
     data = (json.dumps(message, separators=(",", ":")) + "\n").encode()
-    with _write_lock:
+    with _write_locks[fd]:
         view = memoryview(data)
         while view:
             try:
@@ -195,6 +199,7 @@ def handle(fd: int, req: dict[str, Any]) -> None:
 
 def serve(path: str) -> None:
     fd = os.open(path, os.O_RDWR)
+    _write_locks[fd] = threading.Lock()
     buf = b""
     connected: bool | None = None
     while True:
@@ -205,13 +210,13 @@ def serve(path: str) -> None:
         if not chunk:
             # The host side is not connected: drop any partial request and wait.
             if connected is not False:
-                log("host side not connected")
+                log(f"{path}: host side not connected")
                 connected = False
             buf = b""
             time.sleep(0.1)
             continue
         if not connected:
-            log("host side connected")
+            log(f"{path}: host side connected")
             connected = True
         buf += chunk
         while b"\n" in buf:
@@ -232,14 +237,20 @@ def main() -> None:
     deadline = time.monotonic() + 60.0
     while True:
         try:
-            path = find_port()
+            paths = find_ports()
             break
         except FileNotFoundError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-    log(f"serving {path}")
-    serve(path)
+    threads = []
+    for path in paths:
+        log(f"serving {path}")
+        t = threading.Thread(target=serve, args=(path,), daemon=True)
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join()  # the ports are served for good; init respawns the agent if one dies
 
 
 if __name__ == "__main__":

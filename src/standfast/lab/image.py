@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_CACHE_DIR = Path("/var/cache/standfast/lab")
+from standfast.lab.defaults import DEFAULT_CACHE_DIR as DEFAULT_CACHE_DIR
+from standfast.messages import render
 
 #: Debian packages the lab needs on the host (qemu without its recommends).
 APT_PACKAGES: tuple[str, ...] = (
@@ -62,6 +63,9 @@ ROOT_TAG = "hostroot"
 MODULES_TAG = "kmods"
 #: Name of the virtio-serial port the agent serves.
 CONTROL_PORT_NAME = "standfast.ctl"
+#: Control ports per guest (``standfast.ctl``, ``standfast.ctl.1`` ...): qemu serves
+#: one host client per port, so each host process takes a port of its own.
+CONTROL_PORTS = 4
 
 _IMAGE_FORMAT = 6
 
@@ -281,6 +285,18 @@ for nic in $nics; do
     fi
   done
 done
+# sf.share=TAG,PATH: a host directory that the guest's own /tmp or /run hides (a
+# checkout and its virtual environment there), mounted read-only at the same path.
+for word in $(cat /proc/cmdline); do
+  case "$word" in
+    sf.share=*)
+      share="${word#sf.share=}"; tag="${share%%,*}"; dir="${share#*,}"
+      mkdir -p "$dir"
+      mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose "$tag" "$dir" \
+        || echo "guest setup: cannot mount $tag at $dir"
+      ;;
+  esac
+done
 rpcbind -w >/dev/null 2>&1 || echo "guest setup: rpcbind failed"
 echo "standfast guest $name ready for the agent"
 """
@@ -379,6 +395,43 @@ def build_initramfs(
 
 #: Guests mount their own file systems over these, hiding the host's files there.
 _HIDDEN_IN_GUEST = ("/tmp", "/run", "/dev", "/proc", "/sys", "/var/run")
+
+
+#: Of those, where a host directory can be shared with the guests at the same path.
+_SHAREABLE = ("/tmp", "/run", "/dev/shm")
+
+
+def hidden_in_guest(path: Path) -> str | None:
+    """The guest mount that hides *path* (resolved), or None when guests see it."""
+    resolved = path.resolve()
+    for hidden in _HIDDEN_IN_GUEST:
+        if resolved == Path(hidden) or resolved.is_relative_to(hidden):
+            return hidden
+    return None
+
+
+def shares_for(paths: Sequence[Path]) -> list[str]:
+    """Host directories to share with the guests so they see every one of *paths*
+    (the lab's Python environment and package) at the same path: none for paths
+    the root share shows.  One share per top directory under a hidden mount
+    (``/tmp/x/.venv`` and ``/tmp/x/src`` give ``/tmp/x``).  Raises SetupError
+    (190903) for a path that cannot be shared (under /proc, /sys, /dev) or whose
+    name the guest's kernel command line cannot carry."""
+    out: list[str] = []
+    for path in paths:
+        resolved = path.resolve()
+        hidden = hidden_in_guest(resolved)
+        if hidden is None:
+            continue
+        base = next((Path(b) for b in _SHAREABLE if resolved.is_relative_to(b)), None)
+        bad = base is None or resolved == base or any(c in str(resolved) for c in " \t\n,\"'")
+        if bad:
+            raise SetupError(render("190903", path=str(path), hidden=hidden))
+        assert base is not None
+        top = base / resolved.relative_to(base).parts[0]
+        if str(top) not in out:
+            out.append(str(top))
+    return out
 
 
 def _check_cache_dir(cache_dir: Path) -> None:

@@ -114,7 +114,7 @@ class NetCluster:
 
     def _write_definitions(self) -> None:
         first = self.servers["server1"]
-        witness_mode = self.quorum in ("tcp_witness", "storage_witness")
+        witness_mode = self.quorum in ("tcp_witness", "storage_witness", "etcd")
         if witness_mode:
             self.definition_extra.setdefault("quorum", self.quorum)
         args = [
@@ -204,6 +204,22 @@ class NetCluster:
 
     def heal(self, server: str, net: str) -> None:
         ip("link", "set", self.servers[server].host_links[net], "up")
+
+    def block(self, server: str, addresses: list[str], cut: bool = True) -> None:
+        """Blackhole routes in ``server``'s namespace to ``addresses`` (or remove them):
+        a cut from some hosts only, with every link up."""
+        ns = self.servers[server].ns
+        for addr in addresses:
+            ip("route", "add" if cut else "del", "blackhole", f"{addr}/32", ns=ns, check=cut)
+
+    def isolate(self, server: str, cut: bool = True) -> None:
+        """Cut ``server`` off every other server, both ways (blackhole routes on each
+        side), its links up: it still reaches the hosts outside the cluster."""
+        mine = list(self.servers[server].addresses.values())
+        for name, other in self.servers.items():
+            if name != server:
+                self.block(server, list(other.addresses.values()), cut)
+                self.block(name, mine, cut)
 
     def down(self) -> None:
         self.stop_witness()
@@ -296,11 +312,19 @@ class NetCluster:
     # -- talking to servers ---------------------------------------------------------
 
     def cli(
-        self, server: str | Server, *args: str, check: bool = True, timeout: float = 120
+        self,
+        server: str | Server,
+        *args: str,
+        check: bool = True,
+        timeout: float = 120,
+        in_ns: bool = False,
     ) -> subprocess.CompletedProcess[str]:
+        """The CLI on this host (through the server's socket), or with ``in_ns`` inside
+        the server's namespace (for what the CLI reaches itself: ``cluster check``)."""
         srv = self.servers[server] if isinstance(server, str) else server
+        netns = ["ip", "netns", "exec", srv.ns] if in_ns else []
         r = subprocess.run(
-            [sys.executable, "-m", "standfast", *args],
+            [*netns, sys.executable, "-m", "standfast", *args],
             env=self.env(srv),
             capture_output=True,
             text=True,

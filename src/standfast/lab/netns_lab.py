@@ -6,6 +6,13 @@ bridge, link, namespace and daemon pid in the lab's state file (before making it
 so ``standfast lab down`` from another process removes exactly that, and so
 ``lab exec/crash/cut/heal/restart`` work from a new process.
 
+Each server's processes (its daemon, every application the daemon starts, every
+``lab exec``) run in a cgroup of the server's own (:mod:`standfast.lab.power`), so
+``lab crash`` is a power cut as in the vm lab: everything of that server dies at
+once.  ``lab restart`` powers a server on again (cutting it first if anything of it
+still runs) and starts its daemon; ``lab down`` cuts every server before it removes
+the namespaces, so no application outlives the lab.
+
 This kernel has no NFS client: NAS hierarchies need the vm backend; app and ip
 hierarchies run here.
 """
@@ -13,7 +20,6 @@ hierarchies run here.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,9 +27,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from standfast.lab import state
+from standfast.cli import status_exit
+from standfast.lab import power, state
 from standfast.lab.netns import NetCluster, Server
 from standfast.lab.vmlab import LabError
+from standfast.messages import render
 
 BACKEND = "netns"
 NO_NFS = (
@@ -33,6 +41,8 @@ NO_NFS = (
 )
 #: The NetCluster tag: names are sfcL-server1, sfcLbr1, sfcL1n1 ...
 TAG = "L"
+#: How long a power cut may take before the lab says what survived it (190905).
+POWER_CUT_TIMEOUT = 10.0
 
 
 def _workdir(lab_dir: Path) -> Path:
@@ -63,6 +73,9 @@ def up(lab_dir: Path, servers: int, timeout: float = 60.0) -> dict[str, Any]:
         cluster.up()
         with state.locked(lab_dir) as st:
             st.info["servers"] = {name: _server_json(srv) for name, srv in cluster.servers.items()}
+            for name, data in st.info["servers"].items():
+                group = power.make_cgroup(f"{cluster.prefix}-{name}")
+                data["cgroup"] = None if group is None else str(group)
         for name in cluster.servers:
             start_daemon(lab_dir, name, timeout)
     except BaseException:
@@ -88,6 +101,11 @@ def _server(lab_dir: Path, name: str) -> dict[str, Any]:
     return dict(data)
 
 
+def _cgroup(data: Mapping[str, Any]) -> Path | None:
+    group = data.get("cgroup")
+    return None if not group else Path(str(group))
+
+
 def env(lab_dir: Path, name: str) -> dict[str, str]:
     data = _server(lab_dir, name)
     out = dict(os.environ)
@@ -109,9 +127,10 @@ def start_daemon(lab_dir: Path, name: str, timeout: float = 60.0) -> int:
     defaults = home / "defaults"
     if not defaults.exists():
         defaults.write_text("")
+    argv = ["ip", "netns", "exec", data["ns"], sys.executable, "-m", "standfast", "daemon"]
     with open(home / "daemon.out", "ab") as out:
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", data["ns"], sys.executable, "-m", "standfast", "daemon"],
+            power.wrap(_cgroup(data), argv),
             env=env(lab_dir, name),
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -119,6 +138,7 @@ def start_daemon(lab_dir: Path, name: str, timeout: float = 60.0) -> int:
             start_new_session=True,
         )
     with state.locked(lab_dir) as st:
+        st.forget_dead("daemon", name)
         st.add_process(proc.pid, "daemon", name)
     sock = home / "run" / "standfast.sock"
     deadline = time.monotonic() + timeout
@@ -127,10 +147,14 @@ def start_daemon(lab_dir: Path, name: str, timeout: float = 60.0) -> int:
             raise LabError(f"{name}: daemon exited:\n{(home / 'daemon.out').read_text()[-2000:]}")
         if sock.exists():
             r = exec_(lab_dir, name, [sys.executable, "-m", "standfast", "status"], timeout=20)
-            if r.returncode == 0:
+            # Answering is enough: a peer not started yet makes status exit 3 (degraded).
+            if r.returncode in ANSWERED:
                 return proc.pid
         time.sleep(0.2)
     raise LabError(f"{name}: daemon not answering within {timeout:.0f} s")
+
+
+ANSWERED = (status_exit.OK, status_exit.DEGRADED, status_exit.FAILED)
 
 
 def exec_(
@@ -139,7 +163,7 @@ def exec_(
     """*argv* in the server's namespace with its Standfast environment (no shell)."""
     data = _server(lab_dir, name)
     return subprocess.run(
-        ["ip", "netns", "exec", data["ns"], *argv],
+        power.wrap(_cgroup(data), ["ip", "netns", "exec", data["ns"], *argv]),
         env=env(lab_dir, name),
         capture_output=True,
         text=True,
@@ -148,20 +172,40 @@ def exec_(
     )
 
 
+def _running(lab_dir: Path, name: str) -> list[int]:
+    """Pids of everything of server *name* that runs (its cgroup and its namespace)."""
+    data = _server(lab_dir, name)
+    group = _cgroup(data)
+    pids = set(power.netns_members(str(data["ns"])))
+    if group is not None:
+        pids.update(power.members(group))
+    return sorted(p for p in pids if state.process_alive(p))
+
+
 def crash(lab_dir: Path, name: str) -> None:
-    """SIGKILL the server's daemon (the netns backend's crash)."""
+    """Power cut: SIGKILL everything of the server at once (its daemon and every
+    process it started: the cgroup's ``cgroup.kill``, then its namespace swept).
+
+    190904 when nothing of the server runs; 190905 when something survives 10 s.
+    """
+    data = _server(lab_dir, name)
     with state.locked(lab_dir) as st:
         rec = st.find_process("daemon", name)
-        if rec is None or not rec.alive():
-            raise LabError(f"{name}: no daemon running")
-        os.kill(rec.pid, signal.SIGKILL)
-        st.forget_process(rec.pid)
+        if (rec is None or not rec.alive()) and not _running(lab_dir, name):
+            raise LabError(render("190904", server=name))
+        left = power.power_cut(_cgroup(data), str(data["ns"]), POWER_CUT_TIMEOUT)
+        for p in [p for p in st.processes if p.kind == "daemon" and p.name == name]:
+            st.forget_process(p.pid)
+    if left:
+        raise LabError(
+            render("190905", server=name, seconds=POWER_CUT_TIMEOUT, pids=" ".join(map(str, left)))
+        )
 
 
 def restart(lab_dir: Path, name: str) -> None:
-    st = state.load(lab_dir)
-    rec = st.find_process("daemon", name)
-    if rec is not None and rec.alive():
+    """Power the server on again: a power cut first if anything of it still runs
+    (a second daemon never starts beside a first), then its daemon."""
+    if _running(lab_dir, name):
         crash(lab_dir, name)
     start_daemon(lab_dir, name)
 
@@ -190,16 +234,29 @@ def info(lab_dir: Path) -> dict[str, Any]:
     servers = {}
     for name, data in st.info.get("servers", {}).items():
         rec = st.find_process("daemon", name)
+        running = bool(rec and rec.alive())
         servers[name] = {
             **data,
-            "daemon_pid": rec.pid if rec else None,
-            "daemon_running": bool(rec and rec.alive()),
+            "daemon_pid": rec.pid if rec and running else None,
+            "daemon_running": running,
         }
     return {"backend": BACKEND, "lab_dir": str(lab_dir), "servers": servers, "note": NO_NFS}
 
 
 def down(lab_dir: Path) -> state.LabState:
-    return state.teardown(lab_dir)
+    """Cut every server's power (no application outlives the lab), then remove
+    everything the state file records and the servers' cgroups."""
+    st = state.load(lab_dir)
+    groups = []
+    for data in st.info.get("servers", {}).values():
+        group = _cgroup(data)
+        if group is not None:
+            groups.append(group)
+        power.power_cut(group, str(data["ns"]), POWER_CUT_TIMEOUT)
+    removed = state.teardown(lab_dir)
+    for group in groups:
+        power.remove_cgroup(group)
+    return removed
 
 
 __all__ = [

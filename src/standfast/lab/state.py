@@ -21,22 +21,32 @@ from pathlib import Path
 from typing import Any
 
 from standfast.lab import network
+from standfast.lab.defaults import DEFAULT_LAB_DIR as DEFAULT_LAB_DIR
 
-DEFAULT_LAB_DIR = Path("/run/standfast-lab")
 STATE_FILE = "state.json"
 LOCK_FILE = "state.lock"
 FORMAT = 1
 
 
 def proc_start_time(pid: int) -> int | None:
-    """Start time of *pid* in clock ticks (field 22 of /proc/PID/stat), None if gone."""
+    """Start time of *pid* in clock ticks (field 22 of /proc/PID/stat), None if gone.
+
+    A zombie counts as gone only once all its threads are: a killed multi-threaded
+    process (qemu) shows its main thread as a zombie while the others still exit,
+    and only the last one closes the process's files (its TAP devices, say).
+    """
     try:
         data = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = data.rsplit(")", 1)[1].split()
-    if fields[0] == "Z":
-        return None
+    if fields[0] in ("Z", "X"):
+        try:
+            threads = [t for t in os.listdir(f"/proc/{pid}/task") if t != str(pid)]
+        except OSError:
+            threads = []
+        if not threads:
+            return None
     return int(fields[19])
 
 
@@ -99,10 +109,18 @@ class LabState:
         self.processes = [p for p in self.processes if p.pid != pid]
 
     def find_process(self, kind: str, name: str) -> ProcessRecord | None:
-        for p in self.processes:
-            if p.kind == kind and p.name == name:
-                return p
-        return None
+        """The newest live record of *kind* and *name*, else the newest record (a
+        process that died unseen must not hide the one started after it)."""
+        found = [p for p in self.processes if p.kind == kind and p.name == name]
+        alive = [p for p in found if p.alive()]
+        newest = alive or found
+        return newest[-1] if newest else None
+
+    def forget_dead(self, kind: str, name: str) -> None:
+        """Drop the records of *kind* and *name* whose process is gone."""
+        self.processes = [
+            p for p in self.processes if not (p.kind == kind and p.name == name and not p.alive())
+        ]
 
     def empty(self) -> bool:
         return not (self.bridges or self.taps or self.netns or self.processes)

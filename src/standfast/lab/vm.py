@@ -13,32 +13,30 @@ the socket path and the pid are needed to drive it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
-import socket
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from standfast.lab.image import CONTROL_PORT_NAME, MODULES_TAG, QEMU, ROOT_TAG, LabImage
+from standfast.lab.channel import AgentTimeout, ControlChannel, GuestError, GuestGone
+from standfast.lab.image import (
+    CONTROL_PORT_NAME,
+    CONTROL_PORTS,
+    MODULES_TAG,
+    QEMU,
+    ROOT_TAG,
+    LabImage,
+)
 from standfast.lab.state import proc_start_time, process_alive
+from standfast.messages import render
 
 #: Extra time the host waits for a reply beyond the command's own timeout.
 REPLY_MARGIN = 15.0
-
-
-class GuestError(RuntimeError):
-    """A guest could not be started or driven."""
-
-
-class AgentTimeout(GuestError):
-    """The agent did not answer in time."""
 
 
 @dataclass(frozen=True)
@@ -88,119 +86,19 @@ class ExecResult:
         return self.returncode == 0 and not self.timed_out
 
 
-class _Pending:
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.reply: dict[str, Any] | None = None
-        self.error: BaseException | None = None
+@dataclass(frozen=True)
+class Share:
+    """A host directory the guest mounts read-only over 9p at the same path."""
 
+    tag: str
+    path: str
 
-class ControlChannel:
-    """Host end of the agent's virtio-serial port (a qemu chardev UNIX socket).
+    def to_json(self) -> dict[str, str]:
+        return {"tag": self.tag, "path": self.path}
 
-    Thread-safe: many requests may be outstanding; replies are matched by id.  The
-    connection is (re)opened lazily, so a lost connection costs one failed call.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._sock: socket.socket | None = None
-        self._pending: dict[str, _Pending] = {}
-
-    def _connect(self, timeout: float) -> socket.socket:
-        with self._lock:
-            if self._sock is not None:
-                return self._sock
-            deadline = time.monotonic() + timeout
-            while True:
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                sock.settimeout(max(0.1, min(2.0, deadline - time.monotonic())))
-                try:
-                    sock.connect(str(self.path))
-                    break
-                except OSError as exc:
-                    sock.close()
-                    if time.monotonic() >= deadline:
-                        raise GuestError(f"cannot connect to {self.path}: {exc}") from exc
-                    time.sleep(0.1)
-            sock.settimeout(None)
-            # A newline first: the agent drops any partial line a former client left.
-            sock.sendall(b"\n")
-            self._sock = sock
-            threading.Thread(target=self._reader, args=(sock,), daemon=True).start()
-            return sock
-
-    def _reader(self, sock: socket.socket) -> None:
-        buf = b""
-        error: BaseException = GuestError("control connection closed")
-        try:
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-                while b"\n" in buf:
-                    line, buf = buf.split(b"\n", 1)
-                    try:
-                        msg = json.loads(line)
-                    except ValueError:
-                        continue  # a fragment of a reply meant for a former client
-                    if not isinstance(msg, dict):
-                        continue
-                    with self._lock:
-                        pending = self._pending.pop(str(msg.get("id")), None)
-                    if pending is not None:
-                        pending.reply = msg
-                        pending.event.set()
-        except OSError as exc:
-            error = GuestError(f"control connection lost: {exc}")
-        with self._lock:
-            if self._sock is sock:
-                self._sock = None
-            waiting = list(self._pending.values())
-            self._pending.clear()
-        for p in waiting:
-            p.error = error
-            p.event.set()
-        sock.close()
-
-    def request(self, message: Mapping[str, Any], timeout: float) -> dict[str, Any]:
-        """Send one request and wait up to *timeout* s for its reply."""
-        deadline = time.monotonic() + timeout
-        sock = self._connect(timeout)
-        rid = uuid.uuid4().hex
-        pending = _Pending()
-        data = (json.dumps({**message, "id": rid}) + "\n").encode()
-        with self._lock:
-            self._pending[rid] = pending
-        try:
-            sock.settimeout(max(0.1, deadline - time.monotonic()))
-            sock.sendall(data)
-        except OSError as exc:
-            with self._lock:
-                self._pending.pop(rid, None)
-            self.close()
-            raise GuestError(f"cannot send to the agent: {exc}") from exc
-        if not pending.event.wait(max(0.0, deadline - time.monotonic())):
-            with self._lock:
-                self._pending.pop(rid, None)
-            raise AgentTimeout(f"no reply from the agent on {self.path} within {timeout:.1f} s")
-        if pending.error is not None:
-            raise GuestError(str(pending.error)) from pending.error
-        assert pending.reply is not None
-        reply = pending.reply
-        if "error" in reply and "returncode" not in reply and "ok" not in reply:
-            raise GuestError(f"agent error: {reply['error']}")
-        return reply
-
-    def close(self) -> None:
-        with self._lock:
-            sock, self._sock = self._sock, None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Share:
+        return cls(tag=str(data["tag"]), path=str(data["path"]))
 
 
 @dataclass
@@ -215,12 +113,21 @@ class Guest:
     cpus: int = 1
     pid: int | None = None
     start_time: int | None = None
+    #: Control ports of the running qemu (guests booted by older labs have one).
+    ports: int = 1
+    #: Host directories hidden in the guest by its own mounts (a checkout under /tmp).
+    shares: Sequence[Share] = ()
     _channel: ControlChannel | None = field(default=None, repr=False)
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def control_socket(self) -> Path:
         return self.run_dir / f"{self.name}.ctl"
+
+    def control_sockets(self, ports: int | None = None) -> list[Path]:
+        """Host sockets of the control ports: ``NAME.ctl``, ``NAME.ctl.1`` ..."""
+        base = self.control_socket
+        return [base] + [base.with_name(f"{base.name}.{i}") for i in range(1, ports or self.ports)]
 
     @property
     def console_log(self) -> Path:
@@ -229,7 +136,7 @@ class Guest:
     @property
     def channel(self) -> ControlChannel:
         if self._channel is None:
-            self._channel = ControlChannel(self.control_socket)
+            self._channel = ControlChannel(self.control_sockets(), alive=self.running)
         return self._channel
 
     def nic(self, network: str) -> Nic:
@@ -248,6 +155,7 @@ class Guest:
             f"sf.hostname={self.name}",
         ]
         words += [f"sf.nic={n.network},{n.mac},{n.address}" for n in self.nics]
+        words += [f"sf.share={sh.tag},{sh.path}" for sh in self.shares]
         return " ".join(words)
 
     def qemu_argv(self) -> list[str]:
@@ -292,11 +200,22 @@ class Guest:
             f"virtio-9p-pci,fsdev=m,mount_tag={MODULES_TAG}",
             "-device",
             "virtio-serial-pci",
-            "-chardev",
-            f"socket,path={self.control_socket},server=on,wait=off,id=ctl",
-            "-device",
-            f"virtserialport,chardev=ctl,name={CONTROL_PORT_NAME}",
         ]
+        for i, sock in enumerate(self.control_sockets(CONTROL_PORTS)):
+            name = CONTROL_PORT_NAME if i == 0 else f"{CONTROL_PORT_NAME}.{i}"
+            argv += [
+                "-chardev",
+                f"socket,path={sock},server=on,wait=off,id=ctl{i}",
+                "-device",
+                f"virtserialport,chardev=ctl{i},name={name}",
+            ]
+        for i, share in enumerate(self.shares):
+            argv += [
+                "-fsdev",
+                f"local,id=s{i},path={share.path},security_model=passthrough,readonly=on",
+                "-device",
+                f"virtio-9p-pci,fsdev=s{i},mount_tag={share.tag}",
+            ]
         for i, nic in enumerate(self.nics):
             argv += [
                 "-netdev",
@@ -310,11 +229,14 @@ class Guest:
         """Start qemu (the TAPs must exist); returns its pid.  Does not wait for boot."""
         if self.running():
             raise GuestError(f"{self.name} is already running (pid {self.pid})")
-        if len(str(self.control_socket)) > 100:
-            raise GuestError(f"control socket path too long for AF_UNIX: {self.control_socket}")
+        longest = self.control_sockets(CONTROL_PORTS)[-1]
+        if len(str(longest)) > 100:
+            raise GuestError(f"control socket path too long for AF_UNIX: {longest}")
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.control_socket.unlink(missing_ok=True)
         self.close()
+        for sock in self.control_sockets(CONTROL_PORTS):
+            sock.unlink(missing_ok=True)
+        self.ports = CONTROL_PORTS
         with open(self.run_dir / f"{self.name}.qemu.log", "ab") as log:
             self._proc = subprocess.Popen(
                 self.qemu_argv(),
@@ -335,16 +257,19 @@ class Guest:
         return process_alive(self.pid, self.start_time)
 
     def _request(self, msg: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        """One agent request; fails at once (190901) when the qemu is not running.
+
+        The channel drops a connection that stayed silent through a whole deadline
+        (the agent enforces every command's own timeout, so such a silence means the
+        connection is bad) and reconnects on the next call.
+        """
         try:
             return self.channel.request(msg, timeout)
-        except AgentTimeout:
-            # The agent enforces the command's own timeout, so a missing reply means
-            # the connection is bad: reconnect on the next call.
-            self.close()
-            raise
+        except GuestGone:
+            raise GuestGone(render("190901", server=self.name, pid=self.pid)) from None
 
     def ping(self, timeout: float = 5.0) -> dict[str, Any]:
-        return self.channel.request({"ping": True}, timeout)
+        return self._request({"ping": True}, timeout)
 
     def wait_ready(self, timeout: float = 120.0) -> float:
         """Wait until the agent answers a ping; returns the seconds waited."""
@@ -417,7 +342,7 @@ class Guest:
 
     def kill(self, guest_pid: int, signum: int = signal.SIGTERM, timeout: float = 10.0) -> bool:
         """Send *signum* to a process in the guest; False if it does not exist."""
-        reply = self.channel.request({"signal": guest_pid, "signum": int(signum)}, timeout)
+        reply = self._request({"signal": guest_pid, "signum": int(signum)}, timeout)
         return bool(reply.get("ok"))
 
     def _signal_qemu(self, signum: int) -> None:
@@ -440,11 +365,12 @@ class Guest:
         return not self.running()
 
     def crash(self, timeout: float = 10.0) -> None:
-        """Power cut: SIGKILL qemu and wait until it is gone."""
+        """Power cut: SIGKILL qemu and wait (up to *timeout* s) until every one of its
+        threads is gone, so its TAP devices are free for a new qemu (190902 if not)."""
         self.close()
         self._signal_qemu(signal.SIGKILL)
         if not self._wait_exit(timeout):
-            raise GuestError(f"{self.name} (pid {self.pid}) did not die")
+            raise GuestError(render("190902", server=self.name, pid=self.pid, seconds=timeout))
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the guest: SIGTERM qemu (no disks to flush), SIGKILL after *timeout*."""
@@ -493,3 +419,16 @@ def start_all(
     if errors or len(times) != len(guests):
         raise GuestError(f"guests not ready: {errors or 'timed out'}")
     return times
+
+
+__all__ = [
+    "REPLY_MARGIN",
+    "AgentTimeout",
+    "ExecResult",
+    "Guest",
+    "GuestError",
+    "GuestGone",
+    "Nic",
+    "Share",
+    "start_all",
+]

@@ -23,20 +23,23 @@ Everything made is recorded in the state file first (:mod:`standfast.lab.state`)
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import os
 import shutil
 import signal
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import standfast
 from standfast.lab import network, state
-from standfast.lab.image import DEFAULT_CACHE_DIR, LabImage, load_image, setup
+from standfast.lab.image import DEFAULT_CACHE_DIR, LabImage, load_image, setup, shares_for
 from standfast.lab.nas import NasExport, NasServer
 from standfast.lab.state import DEFAULT_LAB_DIR, LabState
-from standfast.lab.vm import ExecResult, Guest, GuestError, Nic, start_all
+from standfast.lab.vm import ExecResult, Guest, GuestError, Nic, Share, start_all
 
 DEFAULT_NETWORKS: tuple[str, ...] = ("net1", "net2", "nas")
 NAS_NETWORK = "nas"
@@ -101,6 +104,25 @@ def _short(name: str) -> str:
     return name[: network.MAX_NAME]
 
 
+def compile_package() -> None:
+    """Byte-compile this package where it lies, so the guests (which read it through
+    the read-only root share) import it without compiling it under emulation first.
+    Cheap when up to date; skipped where the tree is not writable."""
+    package = Path(standfast.__file__).resolve().parent
+    with contextlib.suppress(OSError):
+        compileall.compile_dir(package, quiet=2, workers=1)
+
+
+def environment_shares() -> list[Share]:
+    """9p shares that let the guests run this Python environment and this package
+    at the paths they have here: none when the guests' view of the host's root shows
+    them; a checkout and its .venv under /tmp (which every guest covers with its own
+    tmpfs) is shared explicitly.  SetupError (190903) for a path no share can show."""
+    package_root = Path(standfast.__file__).resolve().parent.parent
+    dirs = shares_for([Path(sys.prefix), package_root])
+    return [Share(f"sfshare{i}", d) for i, d in enumerate(dirs)]
+
+
 class VmLab:
     """See the module docstring.  Methods are safe to call from a fresh process."""
 
@@ -154,6 +176,8 @@ class VmLab:
             if not net.replace("-", "").isalnum():
                 raise ValueError(f"bad network name {net!r}")
         image = load_image(self.cache_dir)
+        shares = environment_shares()
+        compile_package()
         with state.locked(self.lab_dir) as st:
             if any(p.alive() for p in st.processes) or any(
                 network.link_exists(n) for n in [*st.taps, *st.bridges]
@@ -161,13 +185,20 @@ class VmLab:
                 raise LabError(f"a lab is already up in {self.lab_dir} (run down first)")
             st.bridges, st.taps, st.processes, st.info = [], [], [], {}
         try:
-            return self._up(image, servers, list(networks), timeout)
+            return self._up(image, servers, list(networks), timeout, shares)
         except BaseException:
             with contextlib.suppress(Exception):
                 self.down()
             raise
 
-    def _up(self, image: LabImage, servers: int, networks: list[str], timeout: float) -> LabInfo:
+    def _up(
+        self,
+        image: LabImage,
+        servers: int,
+        networks: list[str],
+        timeout: float,
+        shares: Sequence[Share] = (),
+    ) -> LabInfo:
         nets: dict[str, NetworkInfo] = {}
         for i, net in enumerate(networks, start=1):
             bridge = self.bridge_name(net)
@@ -197,7 +228,14 @@ class VmLab:
                     Nic(net, nets[net].bridge, tap, mac, f"{self._net_address(i, 10 + k)}/24")
                 )
             guests.append(
-                Guest(f"server{k}", image, nics, self.lab_dir / "servers", self.memory_mb)
+                Guest(
+                    f"server{k}",
+                    image,
+                    nics,
+                    self.lab_dir / "servers",
+                    self.memory_mb,
+                    shares=tuple(shares),
+                )
             )
         nas_info: NasInfo | None = None
         if NAS_NETWORK in nets:
@@ -231,6 +269,8 @@ class VmLab:
                 "run_dir": str(guest.run_dir),
                 "memory_mb": guest.memory_mb,
                 "nics": [n.to_json() for n in guest.nics],
+                "ports": guest.ports,
+                "shares": [sh.to_json() for sh in guest.shares],
             }
 
     # ------------------------------------------------------------------ NAS
@@ -350,6 +390,8 @@ class VmLab:
             int(data.get("memory_mb", self.memory_mb)),
             pid=data.get("pid"),
             start_time=data.get("start_time"),
+            ports=int(data.get("ports", 1)),
+            shares=tuple(Share.from_json(sh) for sh in data.get("shares", [])),
         )
         self._guests[server] = guest
         return guest
@@ -387,7 +429,11 @@ class VmLab:
                 st.forget_process(guest.pid)
 
     def restart(self, server: str, timeout: float = 120.0) -> float:
-        """Boot a crashed (or running: it is crashed first) server again; boot seconds."""
+        """Boot a crashed (or running: it is crashed first) server again; boot seconds.
+
+        A running server's qemu is SIGKILLed and waited for (every thread gone, so its
+        TAPs are free; 190902 after 10 s) before the new one starts.
+        """
         guest = self.guest(server)
         if guest.running():
             self.crash(server)

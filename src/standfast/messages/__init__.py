@@ -56,10 +56,16 @@ def language_from_env(env: Mapping[str, str] | None = None) -> Lang:
 
 
 def _catalogue() -> dict[str, MessageDef]:
+    from standfast.messages.alert_codes import ALERT_MESSAGES
     from standfast.messages.api_codes import API_MESSAGES
     from standfast.messages.cluster_codes import CLUSTER_MESSAGES
+    from standfast.messages.etcd_codes import ETCD_MESSAGES
     from standfast.messages.guide import GUIDE_MESSAGES
+    from standfast.messages.history_codes import HISTORY_MESSAGES
     from standfast.messages.ip_codes import IP_MESSAGES
+    from standfast.messages.lab_codes import LAB_MESSAGES
+    from standfast.messages.mode_codes import MODE_MESSAGES
+    from standfast.messages.ocf_codes import OCF_MESSAGES
     from standfast.messages.own import OWN_MESSAGES
     from standfast.messages.quorum_codes import QUORUM_MESSAGES
 
@@ -71,6 +77,12 @@ def _catalogue() -> dict[str, MessageDef]:
         *IP_MESSAGES,
         *CLUSTER_MESSAGES,
         *API_MESSAGES,
+        *LAB_MESSAGES,
+        *ALERT_MESSAGES,
+        *ETCD_MESSAGES,
+        *OCF_MESSAGES,
+        *HISTORY_MESSAGES,
+        *MODE_MESSAGES,
     ):
         if m.code in table:
             raise RuntimeError(f"duplicate message code {m.code}")

@@ -2,7 +2,9 @@
 
 194001-194019 authentication and sessions, 194020-194039 roles and requests,
 194040-194059 relaying a request to another server's API, 194060-194079 the HTTPS
-listener and its certificate.
+listener and its certificate, 194080-194089 the monitoring endpoints (metrics, health),
+194090-194099 the API's limits (connections, request sizes and times, login
+throttling, descriptors, log flood control).
 """
 
 from __future__ import annotations
@@ -152,6 +154,104 @@ API_MESSAGES: tuple[MessageDef, ...] = (
         "リモート API が {host}:{port} で待ち受けできません"
         "(使用中またはこのサーバのアドレスではありません)",
     ),
+    MessageDef(
+        "194090",
+        _ERR,
+        "The request body is larger than {limit} bytes",
+        "リクエスト本体が{limit}バイトを超えています",
+        action_en="Send a smaller request; the limit is STANDFAST_API_MAX_BODY.",
+        action_ja="より小さいリクエストを送ってください。上限は STANDFAST_API_MAX_BODY です。",
+    ),
+    MessageDef(
+        "194091",
+        _ERR,
+        "The request did not arrive completely within {seconds} s",
+        "リクエストが{seconds}秒以内に届きませんでした",
+        action_en="Check the network; the limit is STANDFAST_API_BODY_TIMEOUT.",
+        action_ja="ネットワークを確認してください。上限は STANDFAST_API_BODY_TIMEOUT です。",
+    ),
+    MessageDef(
+        "194092",
+        _ERR,
+        "The request body is nested more than {limit} levels deep",
+        "リクエスト本体の入れ子が{limit}段を超えています",
+    ),
+    MessageDef(
+        "194093",
+        _ERR,
+        "The request body holds a number of more than {limit} digits",
+        "リクエスト本体に{limit}桁を超える数値があります",
+    ),
+    MessageDef(
+        "194094",
+        _ERR,
+        "Too many failed logins: try again in {seconds} s",
+        "ログインの失敗が多すぎます: {seconds}秒後に再試行してください",
+        action_en="Wait, then log in with the right password; an administrator can see "
+        "the failures in the daemon's log (194001).",
+        action_ja="しばらく待ってから正しいパスワードでログインしてください。"
+        "失敗はデーモンのログ(194001)で確認できます。",
+    ),
+    MessageDef(
+        "194095",
+        _ERR,
+        "A login from this address is already being checked: wait for its answer",
+        "このアドレスからのログインを確認中です: その応答を待ってください",
+    ),
+    MessageDef(
+        "194096",
+        _WARN,
+        "Refused {count} connection(s) to the {listener}, the last from {source}: {reason}",
+        "{listener}への接続を{count}件拒否しました(最後は{source}から): {reason}",
+        action_en="A client opens too many connections at once; the limits are "
+        "STANDFAST_API_MAX_CONNECTIONS and STANDFAST_API_MAX_PER_SOURCE.",
+        action_ja="クライアントが同時に多くの接続を開いています。上限は "
+        "STANDFAST_API_MAX_CONNECTIONS と STANDFAST_API_MAX_PER_SOURCE です。",
+    ),
+    MessageDef(
+        "194097",
+        _WARN,
+        "{count} more messages like this were left out of the log in {seconds} s: {message}",
+        "同様のメッセージ{count}件を{seconds}秒間ログから省略しました: {message}",
+    ),
+    MessageDef(
+        "194098",
+        _INFO,
+        "Open-file limit {limit}: at most {remote} connections to the remote API, {local} "
+        "to the local socket and {peer} to the peer channel",
+        "オープンファイル上限{limit}: 接続の上限はリモート API {remote}、ローカル・ソケット"
+        " {local}、ピア通信路 {peer}です",
+    ),
+    MessageDef(
+        "194099",
+        _WARN,
+        "Cannot raise the open-file limit from {soft} to {wanted}: {reason}",
+        "オープンファイル上限を{soft}から{wanted}に上げられません: {reason}",
+        action_en="Set LimitNOFILE in the daemon's systemd unit.",
+        action_ja="デーモンの systemd ユニットで LimitNOFILE を設定してください。",
+    ),
+    MessageDef(
+        "194080",
+        _INFO,
+        "Metrics and health endpoints listening on http://{host}:{port}/ (no login)",
+        "メトリクスとヘルスチェックのエンドポイントを http://{host}:{port}/ で"
+        "提供しています(ログイン不要)",
+    ),
+    MessageDef(
+        "194081",
+        _ERR,
+        "No server of the cluster has a resource {tag}",
+        "クラスタのどのサーバにもリソース{tag}がありません",
+        action_en="Ask for the tag of a hierarchy's root (standfast status lists them).",
+        action_ja="階層のルートのタグを指定してください(standfast status で一覧できます)。",
+    ),
+    MessageDef(
+        "194082",
+        _ERR,
+        "The metrics endpoint cannot listen on {host}:{port} (address in use or not here)",
+        "メトリクスのエンドポイントが {host}:{port} で待ち受けできません"
+        "(使用中またはこのサーバのアドレスではありません)",
+    ),
 )
 
 API_FIELDS: dict[str, frozenset[str]] = {
@@ -174,4 +274,17 @@ API_FIELDS: dict[str, frozenset[str]] = {
     "194060": frozenset({"path", "reason"}),
     "194061": frozenset({"host", "port"}),
     "194062": frozenset({"name", "value", "reason"}),
+    "194090": frozenset({"limit"}),
+    "194091": frozenset({"seconds"}),
+    "194092": frozenset({"limit"}),
+    "194093": frozenset({"limit"}),
+    "194094": frozenset({"seconds"}),
+    "194095": frozenset(),
+    "194096": frozenset({"count", "listener", "source", "reason"}),
+    "194097": frozenset({"count", "seconds", "message"}),
+    "194098": frozenset({"limit", "remote", "local", "peer"}),
+    "194099": frozenset({"soft", "wanted", "reason"}),
+    "194080": frozenset({"host", "port"}),
+    "194081": frozenset({"tag"}),
+    "194082": frozenset({"host", "port"}),
 }

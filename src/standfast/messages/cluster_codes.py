@@ -37,8 +37,9 @@ CLUSTER_MESSAGES: tuple[MessageDef, ...] = (
     MessageDef(
         "193005",
         _ERR,
-        'Unknown quorum mode "{value}": use majority or none',
-        '不明なクォーラム・モード "{value}" です: majority または none を指定してください',
+        'Unknown quorum mode "{value}": use majority, none, tcp_witness, storage_witness or etcd',
+        '不明なクォーラム・モード "{value}" です: majority、none、tcp_witness、'
+        "storage_witness または etcd を指定してください",
     ),
     MessageDef(
         "193006",
@@ -144,5 +145,103 @@ CLUSTER_MESSAGES: tuple[MessageDef, ...] = (
         _INFO,
         "Configuration version {version} from server {peer} adopted (local version was {local})",
         "サーバ {peer} の構成バージョン {version} を採用しました (ローカルのバージョンは {local})",
+    ),
+    MessageDef(
+        "193022",
+        _ERR,
+        "In service of {tag} refused on server {server}: no quorum ({votes} of {needed} votes)",
+        "サーバ {server} で {tag} のインサービスを拒否しました: クォーラムがありません "
+        "({needed} 票中 {votes} 票)",
+        "Restore the comm paths to the other servers, or bring it in service where the "
+        "cluster has quorum.",
+        "他のサーバへのコミュニケーションパスを回復するか、クォーラムのあるサーバで"
+        "インサービスにしてください。",
+    ),
+    MessageDef(
+        "193023",
+        _ERR,
+        "In service of {tag} on server {server} must wait: {reason}",
+        "サーバ {server} での {tag} のインサービスは待つ必要があります: {reason}",
+        "Try again when the reason has passed (see standfast simulate).",
+        "理由が解消してから再実行してください (standfast simulate を参照)。",
+    ),
+    MessageDef(
+        "193024",
+        _WARN,
+        "{tag} was found running on server {server} at start while {holder} holds it: "
+        "stopping the local copy",
+        "起動時にサーバ {server} で {tag} が動作していましたが {holder} が保持しています: "
+        "ローカルのコピーを停止します",
+    ),
+    MessageDef(
+        "193025",
+        _INFO,
+        "{tag} was found running on server {server} at start and nobody else holds it: kept",
+        "起動時にサーバ {server} で {tag} が動作しており、他に保持するサーバがありません: "
+        "そのまま使用します",
+    ),
+    MessageDef(
+        "193026",
+        _ERR,
+        "The operator action on {tag} was stopped on server {server}: quorum lost "
+        "({votes} of {needed} votes); its hierarchies are taken out of service here",
+        "サーバ {server} での {tag} に対する操作を中止しました: クォーラムを失いました "
+        "({needed} 票中 {votes} 票)。階層はこのサーバでアウトオブサービスにします",
+        "Restore the comm paths to the other servers, or act where the cluster has quorum.",
+        "他のサーバへのコミュニケーションパスを回復するか、クォーラムのあるサーバで"
+        "操作してください。",
+    ),
+    MessageDef(
+        "193028",
+        _ERR,
+        "Unknown setting {key} in {where} of the cluster definition ({hint})",
+        "クラスタ定義の {where} に不明な設定 {key} があります ({hint})",
+        "Correct or remove the setting (docs/cluster.md lists every one); nothing was changed.",
+        "設定を修正または削除してください (docs/cluster.md にすべての設定があります)。"
+        "何も変更していません。",
+    ),
+    MessageDef(
+        "193029",
+        _ERR,
+        "{key} must be a port number from 1 to 65535, not {value}",
+        "{key} は 1 から 65535 のポート番号でなければなりません ({value} は使用できません)",
+    ),
+    MessageDef(
+        "193030",
+        _ERR,
+        "The switchover drill of {tag} cannot start: {reason}",
+        "{tag} のスイッチオーバー訓練を開始できません: {reason}",
+        "Make the hierarchy healthy (in service on one server, every copy out of service "
+        "and not failed, every server up), then run the drill again.",
+        "階層を正常な状態 (1 台でインサービス、他のコピーは障害なくアウトオブサービス、"
+        "全サーバ稼働) にしてから、もう一度訓練を実行してください。",
+    ),
+    MessageDef(
+        "193031",
+        _INFO,
+        "Switchover drill of {tag} passed: {steps}",
+        "{tag} のスイッチオーバー訓練に成功しました: {steps}",
+    ),
+    MessageDef(
+        "193032",
+        _ERR,
+        "Switchover drill of {tag} failed ({reason}): {steps}",
+        "{tag} のスイッチオーバー訓練に失敗しました ({reason}): {steps}",
+        "Repair what the failed step names on that server before relying on it for a failover.",
+        "フェイルオーバー先として使う前に、失敗した手順が示すサーバの問題を修正してください。",
+    ),
+    MessageDef(
+        "193027",
+        _WARN,
+        "The daemon on server {server} did not run for {seconds} s (stopped or starved): "
+        "it brings nothing into service for {wait} s, until it has heard its peers again",
+        "サーバ {server} のデーモンが {seconds} 秒間動作していませんでした (停止または過負荷): "
+        "他のサーバから再び受信するまで {wait} 秒間、何もインサービスにしません",
+        "Find what stopped or starved the daemon (a SIGSTOP, a frozen virtual machine, "
+        "CPU or memory pressure); a watchdog (SF_WATCHDOG_DEVICE) resets a server whose "
+        "daemon stops for longer than its timeout.",
+        "デーモンを停止させた、または過負荷にしたもの (SIGSTOP、仮想マシンの一時停止、"
+        "CPU やメモリの逼迫) を調べてください。ウォッチドッグ (SF_WATCHDOG_DEVICE) は、"
+        "タイムアウトより長くデーモンが止まったサーバをリセットします。",
     ),
 )

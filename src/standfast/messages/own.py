@@ -2,8 +2,9 @@
 
 Blocks of a hundred by area: 1900xx input and model, 1901xx configuration
 database, 1902xx daemon and requests, 1903xx defaults file, 1904xx NFS and mounts,
-1906xx user commands, 1907xx BEGIN/END log lines. The Japanese follows the
-guide's vocabulary (サーバ, リソース, 階層, サービス中, サービス休止, 従属関係).
+1905xx halting this server, 1906xx user commands, 1907xx BEGIN/END log lines.
+The Japanese follows the guide's vocabulary (サーバ, リソース, 階層, サービス中,
+サービス休止, 従属関係).
 
 Severity: a refusal or failure is ERROR; something tolerated or worked around
 (a bad tunable ignored, a forced unmount) is WARNING; progress is INFO; FATAL
@@ -166,6 +167,26 @@ _MODEL = (
         action_ja="タグを短くするか、階層を複数のサーバに分散してください。",
     ),
     MessageDef(
+        "190022",
+        _ERR,
+        'Tag "{tag}" must not have "." or ".." as a part between slashes',
+        'タグ"{tag}"のスラッシュで区切られた部分に"."または".."を使用することはできません',
+        action_en='Give a tag without "." or ".." parts, for example app-db instead of x/../db.',
+        action_ja='"."や".."の部分を含まないタグ(例: x/../db ではなく app-db)を指定してください。',
+    ),
+    MessageDef(
+        "190023",
+        _ERR,
+        'Invalid id "{id}" for kit {kit}: {reason}',
+        'キット{kit}の ID "{id}"が無効です: {reason}',
+    ),
+    MessageDef(
+        "190024",
+        _ERR,
+        'Invalid value "{value}" for option {option}: {reason}',
+        'オプション{option}の値"{value}"が無効です: {reason}',
+    ),
+    MessageDef(
         "190020",
         _ERR,
         'Invalid state "{value}"',
@@ -263,6 +284,43 @@ _DAEMON = (
         "Daemon stopping on server {server}",
         "サーバ{server}でデーモンを停止しています",
     ),
+    MessageDef(
+        "190210",
+        _ERR,
+        "The daemon answered HTTP {status} without a numbered message: {detail}",
+        "デーモンが番号付きメッセージなしで HTTP {status} を返しました: {detail}",
+        action_en="See the daemon's log on this server for the cause.",
+        action_ja="原因については、このサーバのデーモンのログを参照してください。",
+    ),
+    # systemd's notification protocol (daemon/notify.py).
+    MessageDef(
+        "190213",
+        _WARN,
+        "The control loop has not finished a cycle for {seconds} s; the systemd watchdog"
+        " ({interval} s) is no longer told the daemon is alive",
+        "制御ループが{seconds}秒間サイクルを完了していません。systemd のウォッチドッグ"
+        "({interval}秒)への生存通知を停止しました",
+        action_en=(
+            "systemd restarts the daemon when the watchdog interval passes; look for what"
+            " blocked the loop in the lines before this one."
+        ),
+        action_ja=(
+            "ウォッチドッグの間隔が過ぎると systemd がデーモンを再起動します。"
+            "この行より前のログで、ループを止めた原因を確認してください。"
+        ),
+    ),
+    MessageDef(
+        "190214",
+        _WARN,
+        "Cannot notify systemd on {socket}: {reason}",
+        "{socket}で systemd に通知できません: {reason}",
+    ),
+    MessageDef(
+        "190215",
+        _INFO,
+        "Daemon ready on server {server} after {seconds} s (told systemd)",
+        "サーバ{server}のデーモンが{seconds}秒で準備完了しました(systemd に通知済み)",
+    ),
 )
 
 _DEFAULTS = (
@@ -299,6 +357,22 @@ _DEFAULTS = (
         _WARN,
         "Line {line} of {path} is not NAME=VALUE; ignored",
         "{path}の{line}行目は NAME=VALUE の形式ではないため無視します",
+    ),
+    MessageDef(
+        "190305",
+        _WARN,
+        "Illogical watchdog settings on {server} (SF_WATCHDOG_TIMEOUT {timeout}, "
+        "SF_WATCHDOG_MARGIN {margin}): using 10 and 2",
+        "{server} のウォッチドッグ設定が不適切です (SF_WATCHDOG_TIMEOUT {timeout}、"
+        "SF_WATCHDOG_MARGIN {margin}): 10 と 2 を使用します",
+        action_en=(
+            "The timeout must be from 2 to 300 whole seconds and the margin at least 1 s"
+            " and at most the timeout: peers wait timeout + margin before they take over."
+        ),
+        action_ja=(
+            "タイムアウトは 2 から 300 の整数秒、マージンは 1 秒以上でタイムアウト以下に"
+            "してください。ピアはタイムアウト + マージンを待ってから引き継ぎます。"
+        ),
     ),
 )
 
@@ -470,6 +544,28 @@ _NFS = (
         action_en="Give the NFS server by its IP address rather than a host name.",
         action_ja="NFS サーバはホスト名ではなく IP アドレスで指定してください。",
     ),
+    MessageDef(
+        "190420",
+        _WARN,
+        "The check of {tag} could not run on server {server}: the daemon lacks {reason}; "
+        "the resource is not failed for it and the check is tried again",
+        "サーバ{server}で{tag}のチェックを実行できませんでした: デーモンの{reason}が"
+        "不足しています。リソースは障害とせず、チェックを再試行します",
+        action_en=(
+            "Find what holds the daemon's file descriptors or memory (ls /proc/PID/fd, "
+            "the connections to its API); raise LimitNOFILE in its unit if it is too low."
+        ),
+        action_ja=(
+            "デーモンのファイル記述子やメモリを使っているもの (ls /proc/PID/fd、API への接続) を"
+            "調べ、低すぎる場合はユニットの LimitNOFILE を上げてください。"
+        ),
+    ),
+    MessageDef(
+        "190421",
+        _ERR,
+        "{command} could not be started: the daemon lacks {reason} ({error})",
+        "{command}を開始できませんでした: デーモンの{reason}が不足しています ({error})",
+    ),
 )
 
 _COMMANDS = (
@@ -622,6 +718,50 @@ _CLUSTER = (
         action_ja="サーバ {peer} が稼働していること、およびコミュニケーションパスが"
         "稼働していることを確認してください。",
     ),
+    MessageDef(
+        "191013",
+        _ERR,
+        "Dropped a message on comm path {path} from {source}: it speaks cluster protocol "
+        "{theirs}, this server speaks {ours}",
+        "コミュニケーションパス {path} で {source} からのメッセージを破棄しました: "
+        "クラスタプロトコル {theirs} です (このサーバは {ours})",
+        action_en="Run compatible Standfast releases on every server of the cluster "
+        "(docs/install.md, upgrades).",
+        action_ja="クラスタのすべてのサーバで互換性のある Standfast のリリースを"
+        "動かしてください (docs/install.md のアップグレード)。",
+    ),
+)
+
+_POWER = (
+    MessageDef(
+        "190501",
+        _ERR,
+        "The halt command {command} failed ({reason}): this server is still running",
+        "停止コマンド {command} が失敗しました ({reason}): このサーバはまだ稼働しています",
+        action_en="Check SF_HALT_COMMAND, then stop this server by hand.",
+        action_ja="SF_HALT_COMMAND を確認し、このサーバを手動で停止してください。",
+    ),
+    MessageDef(
+        "190502",
+        _FATAL,
+        "Cannot open the watchdog device {device}: {reason}",
+        "ウォッチドッグ・デバイス {device} を開けません: {reason}",
+        action_en=(
+            "Load a watchdog driver (modprobe softdog), check SF_WATCHDOG_DEVICE, or set it"
+            " to off; the daemon does not start with a watchdog that does not work."
+        ),
+        action_ja=(
+            "ウォッチドッグ・ドライバをロードする (modprobe softdog) か、SF_WATCHDOG_DEVICE を"
+            "確認するか off にしてください。動作しないウォッチドッグでデーモンは起動しません。"
+        ),
+    ),
+    MessageDef(
+        "190503",
+        _INFO,
+        "Watchdog {device} armed: this server resets {timeout} s after its control loop stops",
+        "ウォッチドッグ {device} を有効にしました: 制御ループが止まると {timeout} 秒後に"
+        "このサーバはリセットされます",
+    ),
 )
 
 OWN_MESSAGES: tuple[MessageDef, ...] = (
@@ -630,6 +770,7 @@ OWN_MESSAGES: tuple[MessageDef, ...] = (
     *_DAEMON,
     *_DEFAULTS,
     *_NFS,
+    *_POWER,
     *_COMMANDS,
     *_LOG_LINES,
     *_CLUSTER,

@@ -44,6 +44,8 @@ FENCE_NOT_CONFIGURED: Final = "192047"
 BAD_QUORUM_CONFIG: Final = "192061"
 BAD_FENCE_CONFIG: Final = "192062"
 BAD_WITNESS_CONFIG: Final = "192063"
+BAD_FENCE_AGENT: Final = "192070"
+FENCE_AGENT_PARAMETER: Final = "192071"
 
 _FATAL = Severity.FATAL
 _ERR = Severity.ERROR
@@ -233,6 +235,22 @@ _CONFIG = (
         "Bad witness configuration: {reason}",
         "ウィットネスの設定が正しくありません: {reason}",
     ),
+    MessageDef(
+        "192070",
+        _ERR,
+        "Bad fence agent setting: {reason}",
+        "フェンスエージェントの設定が正しくありません: {reason}",
+        action_en="Correct the fencing section of the cluster definition (docs/cluster.md).",
+        action_ja="クラスタ定義の fencing セクションを修正してください (docs/cluster.md)。",
+    ),
+    MessageDef(
+        "192071",
+        _ERR,
+        "Fence agent {agent} has no parameter {name} (its metadata lists: {known})",
+        "フェンスエージェント {agent} にパラメータ {name} はありません (メタデータ: {known})",
+        action_en="Run the agent with -o metadata and use the parameter names it lists.",
+        action_ja="エージェントを -o metadata で実行し、表示されるパラメータ名を使用してください。",
+    ),
 )
 
 QUORUM_MESSAGES: tuple[MessageDef, ...] = (*_QUORUM, *_LEASE, *_FENCING, *_CONFIG)
@@ -265,12 +283,16 @@ QUORUM_FIELDS: dict[str, frozenset[str]] = {
     "192061": frozenset({"reason"}),
     "192062": frozenset({"reason"}),
     "192063": frozenset({"reason"}),
+    "192070": frozenset({"reason"}),
+    "192071": frozenset({"agent", "name", "known"}),
 }
 
 __all__ = [
+    "BAD_FENCE_AGENT",
     "BAD_FENCE_CONFIG",
     "BAD_QUORUM_CONFIG",
     "BAD_WITNESS_CONFIG",
+    "FENCE_AGENT_PARAMETER",
     "FENCE_ATTEMPT",
     "FENCE_CONFIRMED",
     "FENCE_FAILED",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from standfast.messages import StandfastError
@@ -69,8 +69,35 @@ class SetTarget:
     op: Literal["set_target"] = "set_target"
 
 
+@dataclass(frozen=True)
+class SetMaintenance:
+    """Maintenance mode on or off: cluster-wide (``equiv`` empty) or for one hierarchy
+    (by its root's equivalency). Idempotent: setting what is set changes nothing but
+    the version."""
+
+    on: bool
+    equiv: str = ""
+    op: Literal["set_maintenance"] = "set_maintenance"
+
+
+@dataclass(frozen=True)
+class SetStandby:
+    """A server in or out of standby (it serves no hierarchy while in standby)."""
+
+    server: str
+    on: bool
+    op: Literal["set_standby"] = "set_standby"
+
+
 Operation = (
-    AddResource | UpdateResource | DeleteResource | AddDependency | DeleteDependency | SetTarget
+    AddResource
+    | UpdateResource
+    | DeleteResource
+    | AddDependency
+    | DeleteDependency
+    | SetTarget
+    | SetMaintenance
+    | SetStandby
 )
 
 
@@ -81,6 +108,10 @@ def op_to_dict(op: Operation) -> dict[str, object]:
         return {"op": op.op, "server": op.server, "tag": op.tag}
     if isinstance(op, SetTarget):
         return {"op": op.op, "equiv": op.equiv, "in_service": op.in_service, "server": op.server}
+    if isinstance(op, SetMaintenance):
+        return {"op": op.op, "on": op.on, "equiv": op.equiv}
+    if isinstance(op, SetStandby):
+        return {"op": op.op, "server": op.server, "on": op.on}
     d = op.dependency
     return {"op": op.op, "server": d.server, "parent": d.parent, "child": d.child}
 
@@ -113,6 +144,10 @@ def op_from_dict(d: Mapping[str, object]) -> Operation:
         return DeleteResource(str(d["server"]), str(d["tag"]))
     if kind == "set_target":
         return SetTarget(str(d["equiv"]), bool(d["in_service"]), str(d.get("server", "")))
+    if kind == "set_maintenance":
+        return SetMaintenance(d["on"] is True, str(d.get("equiv", "")))
+    if kind == "set_standby":
+        return SetStandby(str(d["server"]), d["on"] is True)
     dep = Dependency(str(d["server"]), str(d["parent"]), str(d["child"]))
     if kind == "add_dependency":
         return AddDependency(dep)
@@ -128,6 +163,9 @@ class ClusterConfig:
     dependencies: frozenset[Dependency] = frozenset()
     # Hierarchy root equivalency -> target; absent means in service, no preference.
     targets: Mapping[str, Target] = field(default_factory=dict)
+    # Maintenance mode (docs/maintenance.md): cluster-wide, and per hierarchy (root
+    # equivalencies); servers in standby. Replicated like everything here.
+    modes: Modes = field(default_factory=lambda: Modes())
 
     @classmethod
     def of(
@@ -136,13 +174,37 @@ class ClusterConfig:
         resources: Iterable[Resource],
         dependencies: Iterable[Dependency],
         targets: Mapping[str, Target] | None = None,
+        modes: Modes | None = None,
     ) -> ClusterConfig:
         return cls(
             version,
             {(r.server, r.tag): r for r in resources},
             frozenset(dependencies),
             dict(targets or {}),
+            modes or Modes(),
         )
+
+    def in_maintenance(self, equiv: str) -> bool:
+        """Whether the hierarchy whose root has ``equiv`` is in maintenance (its own or
+        the cluster's)."""
+        return self.modes.maintenance or equiv in self.modes.maintenance_hierarchies
+
+    def standby(self, server: str) -> bool:
+        return server in self.modes.standby
+
+    def maintained_tags(self, server: str) -> frozenset[str]:
+        """``server``'s resources that belong to a hierarchy in maintenance (a resource
+        shared by two hierarchies is in maintenance when either is)."""
+        graph = self.graph(server)
+        if self.modes.maintenance:
+            return frozenset(graph.resources)
+        if not self.modes.maintenance_hierarchies:
+            return frozenset()
+        out: set[str] = set()
+        for root in graph.roots():
+            if graph.resources[root].equiv in self.modes.maintenance_hierarchies:
+                out |= graph.hierarchy(root)
+        return frozenset(out)
 
     def target(self, equiv: str) -> Target:
         return self.targets.get(equiv, Target())
@@ -163,6 +225,9 @@ class ClusterConfig:
                 e: {"in_service": t.in_service, "server": t.server}
                 for e, t in sorted(self.targets.items())
             },
+            # Absent when all off: configurations without modes keep their digest, so
+            # servers of an earlier release agree with this one about them.
+            **({"modes": self.modes.to_dict()} if self.modes.any() else {}),
         }
 
     @classmethod
@@ -182,6 +247,7 @@ class ClusterConfig:
                 str(k): Target(bool(v["in_service"]), str(v.get("server", "")))
                 for k, v in targets.items()
             },
+            Modes.from_dict(data.get("modes", {})),
         )
 
     def digest(self) -> str:
@@ -217,9 +283,12 @@ class ClusterConfig:
         res = dict(self.resources)
         deps = set(self.dependencies)
         targets = dict(self.targets)
+        modes = self.modes
         for op in ops:
             if isinstance(op, SetTarget):
                 targets[op.equiv] = Target(op.in_service, op.server)
+            elif isinstance(op, SetMaintenance | SetStandby):
+                modes = modes.changed(op)
             elif isinstance(op, AddResource):
                 _check_new_resource(res, op.resource)
                 res[(op.resource.server, op.resource.tag)] = op.resource
@@ -256,7 +325,68 @@ class ClusterConfig:
         _check_state_reports(res.values())
         live = {r.equiv for r in res.values()}
         targets = {e: v for e, v in targets.items() if e in live}
-        return ClusterConfig(self.version + 1, res, frozenset(deps), targets)
+        modes = replace(
+            modes,
+            maintenance_hierarchies=frozenset(
+                e for e in modes.maintenance_hierarchies if e in live
+            ),
+        )
+        return ClusterConfig(self.version + 1, res, frozenset(deps), targets, modes)
+
+
+@dataclass(frozen=True)
+class Modes:
+    """Maintenance and standby, as stored and replicated."""
+
+    maintenance: bool = False  # cluster-wide
+    maintenance_hierarchies: frozenset[str] = frozenset()  # root equivalencies
+    standby: frozenset[str] = frozenset()  # server names
+
+    def any(self) -> bool:
+        return self.maintenance or bool(self.maintenance_hierarchies or self.standby)
+
+    def changed(self, op: SetMaintenance | SetStandby) -> Modes:
+        if isinstance(op, SetStandby):
+            standby = self.standby | {op.server} if op.on else self.standby - {op.server}
+            return replace(self, standby=frozenset(standby))
+        if not op.equiv:
+            return replace(self, maintenance=op.on)
+        h = self.maintenance_hierarchies
+        return replace(
+            self, maintenance_hierarchies=frozenset(h | {op.equiv} if op.on else h - {op.equiv})
+        )
+
+    def ops_to(self, other: Modes) -> list[SetMaintenance | SetStandby]:
+        """The operations that turn these modes into ``other`` (a backup's)."""
+        out: list[SetMaintenance | SetStandby] = [SetMaintenance(other.maintenance)]
+        mine, theirs = self.maintenance_hierarchies, other.maintenance_hierarchies
+        out += [SetMaintenance(False, e) for e in sorted(mine - theirs)]
+        out += [SetMaintenance(True, e) for e in sorted(theirs - mine)]
+        out += [SetStandby(s, False) for s in sorted(self.standby - other.standby)]
+        out += [SetStandby(s, True) for s in sorted(other.standby - self.standby)]
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "maintenance": self.maintenance,
+            "maintenance_hierarchies": sorted(self.maintenance_hierarchies),
+            "standby": sorted(self.standby),
+        }
+
+    @classmethod
+    def from_dict(cls, data: object) -> Modes:
+        """From ``to_dict``'s form; every key optional (older stored forms lack them)."""
+        if not isinstance(data, dict):
+            raise ValueError("modes must be an object")
+        hier = data.get("maintenance_hierarchies") or []
+        standby = data.get("standby") or []
+        if not isinstance(hier, list) or not isinstance(standby, list):
+            raise ValueError("maintenance_hierarchies and standby must be lists")
+        return cls(
+            data.get("maintenance") is True,
+            frozenset(str(e) for e in hier),
+            frozenset(str(s) for s in standby),
+        )
 
 
 #: Bytes of one server's heartbeat its resource states may take: every heartbeat

@@ -69,6 +69,8 @@ MAX_REPLY_BYTES = 8 * 1024 * 1024
 _LAST_FRAGMENT = 0x80000000
 _PRIVILEGED_PORTS = range(600, 1024)
 
+# errno values of a shortage in this process (the set host/starved.py knows).
+_LOCAL_SHORTAGE = {errno.EMFILE, errno.ENFILE, errno.ENOMEM}
 _UNREACHABLE_ERRNOS = {
     errno.ECONNREFUSED,
     errno.EHOSTUNREACH,
@@ -211,6 +213,10 @@ class _Connection:
     def _os_error(self, exc: OSError, step: str) -> Exception:
         if isinstance(exc, TimeoutError | socket.timeout):
             return self.timeout(f"timed out during {step}")
+        if exc.errno in _LOCAL_SHORTAGE:
+            # This process is short of descriptors or memory, not the NFS server
+            # unreachable: raised as is, the engine knows it (host/starved.py).
+            return exc
         if exc.errno in _UNREACHABLE_ERRNOS:
             return self.unreachable(f"{step}: {os.strerror(exc.errno or 0)}")
         return self.unreachable(f"{step}: {exc}")

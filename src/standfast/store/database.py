@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from standfast.messages import StandfastError
-from standfast.model.config import ClusterConfig, Operation, Target, op_from_dict, op_to_dict
+from standfast.model.config import (
+    ClusterConfig,
+    Modes,
+    Operation,
+    Target,
+    op_from_dict,
+    op_to_dict,
+)
 from standfast.model.resources import Dependency, Resource
 from standfast.model.states import State, Switchback
 
@@ -125,7 +132,10 @@ class Store:
             e: Target(bool(v), srv)
             for e, v, srv in db.execute("SELECT equiv, in_service, server FROM targets")
         }
-        return ClusterConfig.of(self.version(), resources, deps, targets)
+        # Maintenance and standby live in one meta row (absent in older databases).
+        row = db.execute("SELECT value FROM meta WHERE key='modes'").fetchone()
+        modes = Modes.from_dict(json.loads(row[0])) if row is not None else Modes()
+        return ClusterConfig.of(self.version(), resources, deps, targets, modes)
 
     def apply(
         self,
@@ -180,6 +190,11 @@ class Store:
             db.executemany(
                 "INSERT INTO targets VALUES (?, ?, ?)",
                 [(e, int(t.in_service), t.server) for e, t in sorted(new.targets.items())],
+            )
+        if old.modes != new.modes:
+            db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('modes', ?)",
+                (json.dumps(new.modes.to_dict(), sort_keys=True),),
             )
 
     def replace_config(self, new: ClusterConfig, *, origin: str) -> ClusterConfig:

@@ -14,8 +14,13 @@ export function onUnauthorized(fn) {
   listeners.unauthorized.push(fn);
 }
 
-// path: "/v1/..." of the API; server: run it on that server of the cluster.
-export async function api(method, path, body, server) {
+// A read that gets no answer in this time fails (and is tried once more): a hung
+// server must not leave the page waiting for ever.
+const READ_TIMEOUT_MS = 30000;
+
+// path: "/v1/..." of the API; server: run it on that server of the cluster;
+// opts.timeoutMs: the deadline of each try of a read (READ_TIMEOUT_MS by default).
+export async function api(method, path, body, server, opts = {}) {
   const url = server ? `/api/servers/${encodeURIComponent(server)}${path}` : `/api${path}`;
   const headers = { "Accept-Language": currentLang(), "X-Standfast": "1" };
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -30,6 +35,7 @@ export async function api(method, path, body, server) {
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
         credentials: "same-origin",
+        signal: method === "GET" ? AbortSignal.timeout(opts.timeoutMs || READ_TIMEOUT_MS) : undefined,
       });
       break;
     } catch (exc) {

@@ -13,11 +13,25 @@ export function pickLang() {
   return nav.toLowerCase().startsWith("ja") ? "ja" : "en";
 }
 
-export async function loadLang(code) {
-  if (!dicts[code]) {
-    const r = await fetch(`${code}.json`, { cache: "no-cache" });
-    dicts[code] = await r.json();
+// A language file, tried three times (a network change aborts requests in flight),
+// each try bounded; throws when all fail.
+async function fetchDict(code) {
+  let last = null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (attempt) await new Promise((res) => setTimeout(res, 300 * attempt));
+    try {
+      const r = await fetch(`${code}.json`, { cache: "no-cache", signal: AbortSignal.timeout(10000) });
+      if (r.ok) return await r.json();
+      last = new Error(`${code}.json: HTTP ${r.status}`);
+    } catch (exc) {
+      last = exc;
+    }
   }
+  throw last;
+}
+
+export async function loadLang(code) {
+  if (!dicts[code]) dicts[code] = await fetchDict(code);
   if (!dicts.en && code !== "en") await loadLang("en");
   lang = code;
   document.documentElement.lang = code;

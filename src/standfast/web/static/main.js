@@ -2,6 +2,7 @@
 import { api, login, logout, onUnauthorized, setToken } from "./api.js";
 import { applyI18n, currentLang, loadLang, pickLang, setLang, t } from "./i18n.js";
 import { icon, stateIcon } from "./icons.js";
+import { initAlerts, openAlerts } from "./alerts.js";
 import { initWizards, openWizard } from "./wizards.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -222,6 +223,25 @@ async function pollPeers() {
 
 // -- rendering -------------------------------------------------------------------------
 
+// quorum etcd: this server's lease (whole seconds it lives in etcd at least) and who
+// holds each hierarchy's key.
+function renderEtcd(etcd) {
+  const e = $("#etcd-badge");
+  if (!etcd) {
+    e.hidden = true;
+    return;
+  }
+  e.hidden = false;
+  e.className = `badge ${etcd.lease_valid ? "ok" : "bad"}`;
+  const holders = Object.entries(etcd.holders || {})
+    .map(([tag, server]) => t("top.etcd_holder", { tag, server }))
+    .join(", ");
+  const key = etcd.lease_valid ? "top.etcd_ok" : "top.etcd_lost";
+  e.textContent = t(key, { left: etcd.lease_left }) + (holders ? ` · ${holders}` : "");
+  e.title = `${etcd.endpoint} (${etcd.detail})`;
+  e.dataset.holders = JSON.stringify(etcd.holders || {});
+}
+
 function render() {
   if (!state.status) return;
   const cluster = state.status.cluster;
@@ -239,11 +259,23 @@ function render() {
   } else {
     q.hidden = true;
   }
+  renderEtcd(cluster ? cluster.quorum.etcd : undefined);
+  renderMaintenance();
   renderServers();
   renderTree();
   renderTable();
   renderLegend();
   renderTimeline();
+}
+
+// Maintenance mode (docs/maintenance.md): a badge while the cluster or a hierarchy is in it.
+function renderMaintenance() {
+  const b = $("#maintenance-badge");
+  const mm = state.status.maintenance || { cluster: false, hierarchies: [] };
+  const on = mm.cluster || mm.hierarchies.length > 0;
+  b.hidden = !on;
+  b.dataset.maintenance = mm.cluster ? "cluster" : on ? "hierarchy" : "off";
+  b.textContent = mm.cluster ? t("top.maintenance_cluster") : on ? t("top.maintenance_hierarchies", { tags: mm.hierarchies.join(", ") }) : "";
 }
 
 function renderServers() {
@@ -261,6 +293,7 @@ function renderServers() {
         el("div", { class: "name" }, el("span", { class: "dot" }), name, info.local ? el("span", { class: "local", text: t("table.local") }) : null),
         el("div", { class: "muted", text: alive ? t("table.alive") : t("table.dead") }),
         info.failover_blocked ? el("div", { class: "muted", text: t("table.blocked") }) : null,
+        info.standby ? el("div", { class: "maint-chip standby", text: t("table.standby") }) : null,
         paths.length ? el("div", { class: "paths" }, paths) : null,
       );
     }),
@@ -312,7 +345,13 @@ function renderTable() {
     el(
       "tr",
       { class: `depth-${Math.min(depth, 3)}`, "data-equiv": eq.equiv, "data-tag": eq.tag },
-      el("td", { class: "res" }, eq.tag, el("span", { class: "id", text: `${eq.kit} · ${eq.id}` })),
+      el(
+        "td",
+        { class: "res" },
+        eq.tag,
+        eq.copies.some((c) => c.maintenance) ? el("span", { class: "maint-chip", "data-maintenance": "true", text: t("table.maintenance") }) : null,
+        el("span", { class: "id", text: `${eq.kit} · ${eq.id}` }),
+      ),
       m.servers.map((s) => {
         const c = eq.copies.find((x) => x.server === s);
         if (!c) return el("td", { class: "cell none", "data-server": s, "data-state": "", text: t("table.none") });
@@ -496,6 +535,14 @@ function buildMenus() {
       box.append(btn, list);
       return box;
     }),
+    el("div", { class: "menu" }, el("button", {
+      type: "button", "data-menu": "menu.alerts", text: t("menu.alerts"),
+      onclick: (ev) => {
+        ev.stopPropagation();
+        closeMenus();
+        openAlerts();
+      },
+    })),
     el("div", { class: "menu" }, el("a", { class: "menu-item", href: "/api/openapi.json", target: "_blank", rel: "noopener", text: "OpenAPI" })),
   );
 }
@@ -541,12 +588,27 @@ async function relabel() {
   }
 }
 
+// How long the first page waits for the server to say whether a session exists.
+const PROBE_MS = 10000;
+
 async function main() {
-  await loadLang(pickLang());
+  // The language first, but never at the cost of the login form: without its file
+  // the texts fall back to English or to their keys, and a switch of language later
+  // loads it again.
+  try {
+    await loadLang(pickLang());
+  } catch (exc) {
+    console.warn("language file not loaded:", exc);
+  }
   applyI18n();
   for (const sel of document.querySelectorAll(".lang-select")) {
     sel.addEventListener("change", async () => {
-      await setLang(sel.value);
+      try {
+        await setLang(sel.value);
+      } catch (exc) {
+        message(String(exc), "error");
+        return;
+      }
       await relabel();
     });
   }
@@ -567,9 +629,13 @@ async function main() {
     showLogin(`${err.code}: ${err.message}`);
   });
   initWizards({ state, can, message, model, resourcesOn, errorText });
-  const who = await api("GET", "/v1/whoami");
+  initAlerts({ state, message, errorText });
+  // The session probe decides between the console and the login form; when it gets
+  // no answer at all (status 0: network error or PROBE_MS passed), the login form
+  // shows why, and signing in tries the server again.
+  const who = await api("GET", "/v1/whoami", undefined, undefined, { timeoutMs: PROBE_MS });
   if (who.ok) await showApp(who.data);
-  else await showLogin("");
+  else await showLogin(who.status === 0 ? errorText(who.error) : "");
   document.body.dataset.ready = "true";
 }
 

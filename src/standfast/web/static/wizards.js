@@ -418,6 +418,19 @@ const DEFS = {
         },
       },
       {
+        // The ocf kit: which OCF agent (its properties come from its meta-data).
+        id: "agent",
+        title: "step.agent",
+        fields: ["prop.agent"],
+        skip: (v) => v.kit !== "ocf",
+        render: async (v) => {
+          const kit = (await kits()).find((k) => k.name === "ocf");
+          const agents = (kit && kit.agents) || [];
+          if (!v["prop.agent"] && agents.length) v["prop.agent"] = agents.includes("ocf:heartbeat:Dummy") ? "ocf:heartbeat:Dummy" : agents[0];
+          return select("prop.agent", "field.agent", agents.map((a) => ({ value: a })), v["prop.agent"], t("help.agent"));
+        },
+      },
+      {
         id: "switchback",
         title: "step.switchback",
         fields: ["switchback"],
@@ -445,7 +458,12 @@ const DEFS = {
             if (!mounts.some((m) => m.mount_point === v.mount_point)) v.mount_point = mounts[0].mount_point;
             return select("mount_point", "field.mount_point", mounts.map((m) => ({ value: m.mount_point, label: `${m.mount_point}  ←  ${m.source} (${m.fstype})` })), v.mount_point, t("help.mount_point", { server: v.server }));
           }
-          const kit = (await kits()).find((k) => k.name === v.kit);
+          let kit = (await kits()).find((k) => k.name === v.kit);
+          if (v.kit === "ocf" && v["prop.agent"]) {
+            // The agent's own properties, from its meta-data on the chosen server.
+            const r = await api("GET", `/v1/kits/ocf/agents/${encodeURIComponent(v["prop.agent"])}`, undefined, v.server);
+            kit = r.ok ? r.data : { properties: [] };
+          }
           v.props = v.props || {};
           return (kit ? kit.properties : []).map((p) =>
             propField({ ...p, help: p.help + (p.required ? " *" : "") }, v[`prop.${p.name}`] ?? p.default ?? ""),

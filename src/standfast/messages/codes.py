@@ -1,4 +1,4 @@
-"""Message codes used by the cluster communication layer.
+"""Names for the message codes the cluster communication layer logs by constant.
 
 The catalogue texts (English and Japanese) live in :mod:`standfast.messages`; this module
 only names the codes so the cluster code can log them as ``f"{code}: text"``.
@@ -14,6 +14,8 @@ KEY_TOO_SHORT: Final = "191002"
 """The cluster key is shorter than the minimum length."""
 FORGED_MESSAGE: Final = "191003"
 """A datagram failed authentication (bad signature, malformed, wrong cluster)."""
+WRONG_PROTOCOL: Final = "191013"
+"""A datagram or frame of another cluster protocol version (an incompatible release)."""
 REPLAYED_MESSAGE: Final = "191004"
 """A datagram was a replay or its timestamp was outside the allowed skew."""
 PATH_DEAD: Final = "191005"
@@ -37,4 +39,5 @@ __all__ = [
     "PATH_DEAD",
     "REPLAYED_MESSAGE",
     "SERVER_FAILED",
+    "WRONG_PROTOCOL",
 ]

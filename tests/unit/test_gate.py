@@ -1,0 +1,221 @@
+"""The failover gate, rule by rule: each row names the rule that must decide."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from tests.unit.test_placement import config
+
+from standfast.engine.gate import FENCE_RETRY, Confirmation, GateFacts, Verdict, gate
+from standfast.engine.placement import Placement, PlacementKind
+
+RESTORE = Placement(PlacementKind.RESTORE, "E-app", "app", "s2")
+SWITCHBACK = Placement(PlacementKind.SWITCHBACK, "E-app", "app", "s1")
+SPLIT = Placement(PlacementKind.RESOLVE_SPLIT, "E-app", "app", "s3")
+
+NOW = 1000.0
+# s2 is deciding; s1 held the hierarchy and has just been declared failed.
+BASE = GateFacts(
+    now=NOW,
+    local="s2",
+    alive=frozenset({"s2", "s3"}),
+    last_holder={"E-app": "s1"},
+    failed=frozenset({"s1"}),
+)
+FENCING = replace(BASE, fencing=True)
+CONFIRMING = replace(BASE, confirm_timeout=30.0)
+UNSETTLED = replace(BASE, settled=False)
+
+
+def pending(answer: str = "", deadline: float = NOW + 10) -> dict[str, Confirmation]:
+    return {"E-app": Confirmation("app", "s1", deadline, answer)}
+
+
+CASES = [
+    # (name, placement, facts, verdict, rule)
+    ("settling blocks everything", RESTORE, UNSETTLED, Verdict.WAIT, "settling"),
+    (
+        "settling blocks giving up",
+        SWITCHBACK,
+        replace(BASE, settled=False),
+        Verdict.WAIT,
+        "settling",
+    ),
+    ("switchback is always safe", SWITCHBACK, replace(BASE, quorum=False), Verdict.GO, "go"),
+    ("a split is resolved at once", SPLIT, replace(BASE, quiet_until=NOW + 5), Verdict.GO, "go"),
+    ("no quorum, no restore", RESTORE, replace(BASE, quorum=False), Verdict.WAIT, "quorum"),
+    (
+        "quiet period after a join",
+        RESTORE,
+        replace(BASE, quiet_until=NOW + 1),
+        Verdict.WAIT,
+        "quiet",
+    ),
+    ("quiet period over", RESTORE, replace(BASE, quiet_until=NOW - 1), Verdict.GO, "go"),
+    (
+        "released to a live peer: hold off",
+        RESTORE,
+        replace(BASE, hold_off={"E-app": ("s3", NOW + 2)}),
+        Verdict.WAIT,
+        "hold_off",
+    ),
+    (
+        "hold-off ends when the requester dies",
+        RESTORE,
+        replace(BASE, hold_off={"E-app": ("s4", NOW + 2)}),
+        Verdict.GO,
+        "go",
+    ),
+    (
+        "hold-off ends in time",
+        RESTORE,
+        replace(BASE, hold_off={"E-app": ("s3", NOW - 0.1)}),
+        Verdict.GO,
+        "go",
+    ),
+    ("previous holder failed, no fencing", RESTORE, BASE, Verdict.GO, "go"),
+    ("fence the failed holder first", RESTORE, FENCING, Verdict.FENCE, "fence"),
+    (
+        "an already fenced holder is not fenced twice",
+        RESTORE,
+        replace(FENCING, fenced=frozenset({"s1"})),
+        Verdict.GO,
+        "go",
+    ),
+    (
+        "a failed fence waits for its retry",
+        RESTORE,
+        replace(FENCING, fence_retry_at={"s1": NOW + FENCE_RETRY}),
+        Verdict.WAIT,
+        "fence",
+    ),
+    (
+        "the previous holder alive: nothing to fence",
+        RESTORE,
+        replace(FENCING, alive=frozenset({"s1", "s2", "s3"})),
+        Verdict.GO,
+        "go",
+    ),
+    (
+        "no holder seen: the best failed copy is presumed",
+        RESTORE,
+        replace(FENCING, last_holder={}),
+        Verdict.FENCE,
+        "fence",
+    ),
+    (
+        "no holder seen and nobody failed: go",
+        RESTORE,
+        replace(FENCING, last_holder={}, failed=frozenset()),
+        Verdict.GO,
+        "go",
+    ),
+    (
+        "a peer still counts the failed holder: wait",
+        RESTORE,
+        replace(BASE, counted=frozenset({"s1"})),
+        Verdict.WAIT,
+        "partition",
+    ),
+    (
+        "just stopped being counted: wait the margin",
+        RESTORE,
+        replace(BASE, uncounted_since={"s1": NOW - 0.1}, counted_margin=0.3),
+        Verdict.WAIT,
+        "partition",
+    ),
+    (
+        "no peer has counted it for the margin: go",
+        RESTORE,
+        replace(BASE, uncounted_since={"s1": NOW - 0.4}, counted_margin=0.3),
+        Verdict.GO,
+        "go",
+    ),
+    (
+        "a watchdog holder: wait its timeout and margin",
+        RESTORE,
+        replace(BASE, watchdog_wait={"s1": (NOW - 5, 12.0)}),
+        Verdict.WAIT,
+        "watchdog",
+    ),
+    (
+        "the watchdog wait is over",
+        RESTORE,
+        replace(BASE, watchdog_wait={"s1": (NOW - 13, 12.0)}),
+        Verdict.GO,
+        "go",
+    ),
+    (
+        "fencing replaces the watchdog wait",
+        RESTORE,
+        replace(FENCING, watchdog_wait={"s1": (NOW - 5, 12.0)}),
+        Verdict.FENCE,
+        "fence",
+    ),
+    ("confirmation asked first", RESTORE, CONFIRMING, Verdict.CONFIRM, "confirm"),
+    (
+        "confirmation pending",
+        RESTORE,
+        replace(CONFIRMING, confirmations=pending()),
+        Verdict.WAIT,
+        "confirm",
+    ),
+    (
+        "operator blocks",
+        RESTORE,
+        replace(CONFIRMING, confirmations=pending("block", NOW - 1)),
+        Verdict.WAIT,
+        "confirm",
+    ),
+    (
+        "operator proceeds",
+        RESTORE,
+        replace(CONFIRMING, confirmations=pending("proceed")),
+        Verdict.GO,
+        "go",
+    ),
+    (
+        "timeout applies the default (proceed)",
+        RESTORE,
+        replace(CONFIRMING, confirmations=pending("", NOW - 1)),
+        Verdict.GO,
+        "go",
+    ),
+    (
+        "timeout applies the default (block)",
+        RESTORE,
+        replace(CONFIRMING, confirm_default="block", confirmations=pending("", NOW - 1)),
+        Verdict.WAIT,
+        "confirm",
+    ),
+    (
+        "confirmed, then fenced",
+        RESTORE,
+        replace(CONFIRMING, fencing=True, confirmations=pending("proceed")),
+        Verdict.FENCE,
+        "fence",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("placement", "facts", "verdict", "rule"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
+def test_gate_rule(placement: Placement, facts: GateFacts, verdict: Verdict, rule: str) -> None:
+    d = gate(placement, config(), facts)
+    assert (d.verdict, d.rule) == (verdict, rule)
+
+
+def test_a_used_answer_is_marked_confirmed() -> None:
+    d = gate(RESTORE, config(), replace(CONFIRMING, confirmations=pending("proceed")))
+    assert d.confirmed and d.previous == "s1"
+    d = gate(RESTORE, config(), CONFIRMING)
+    assert not d.confirmed
+
+
+def test_gate_never_fences_this_server() -> None:
+    facts = replace(FENCING, last_holder={"E-app": "s2"})
+    assert gate(RESTORE, config(), facts).verdict is Verdict.GO
