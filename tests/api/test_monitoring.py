@@ -200,3 +200,40 @@ def test_the_docs_examples_run(daemon: MonitoredDaemon, tmp_path: Path) -> None:
     assert '"healthy":true' in health and '"ready":true' in ready
     assert '"in_service":true' in web
     assert parse(metrics)[("standfast_quorum", ())] == 1
+
+
+def test_the_plain_port_is_bounded(daemon: MonitoredDaemon) -> None:
+    """One source holds at most MONITORING_MAX_PER_SOURCE connections to the plain port:
+    the next is closed at once, a scrape gets through again once they are gone."""
+    from standfast.api.remote.server import MONITORING_MAX_PER_SOURCE
+
+    idle = [
+        socket.create_connection(("127.0.0.1", daemon.plain_port), timeout=5)
+        for _ in range(MONITORING_MAX_PER_SOURCE)
+    ]
+    try:
+        time.sleep(0.3)  # every one admitted
+        extra = socket.create_connection(("127.0.0.1", daemon.plain_port), timeout=5)
+        extra.settimeout(5)
+        try:
+            extra.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            got = extra.recv(65536)
+        except (ConnectionResetError, BrokenPipeError):
+            got = b""
+        finally:
+            extra.close()
+        assert not got.startswith(b"HTTP/1.1 200"), got[:200]
+    finally:
+        for s in idle:
+            s.close()
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            r = httpx.get(f"{daemon.plain}/metrics", timeout=5)
+            if r.status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "the plain port did not answer again"
+        time.sleep(0.2)
+    assert "standfast_up" in r.text or "standfast_" in r.text

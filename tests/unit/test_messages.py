@@ -305,6 +305,12 @@ EXPECTED_FIELDS.update(
         "199009": {"endpoint", "server", "reason"},
         "199010": {"tag", "server", "holder"},
         "199011": {"endpoints"},
+        "191020": {"servers"},
+        "191021": {"step", "server", "reason"},
+        "191022": {"server", "fingerprints"},
+        "191023": {"fingerprint"},
+        "191024": {"server", "keys"},
+        "191025": {"path", "reason"},
     }
 )
 

@@ -14,6 +14,7 @@ from fastapi import Body, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StrictInt
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from standfast import __version__
 from standfast.engine.actions import ActionOutcome
@@ -85,6 +86,11 @@ class DependencyBody(BaseModel):
     child: str
 
 
+class RekeyBody(BaseModel):
+    key: str | None = None  # base64; None: a fresh random key
+    finish: StrictBool = False
+
+
 def request_lang(request: Request) -> Lang:
     """The caller's language from ``Accept-Language`` (ja or en), else the daemon's."""
     header = request.headers.get("accept-language", "")
@@ -140,6 +146,20 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         return invalid_request_reply(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The framework's own refusals (unknown path or method, a body it cannot parse)
+        # get a catalogue code like every other refusal.
+        if exc.status_code in (404, 405):
+            err = StandfastError("194022", method=request.method, path=request.url.path)
+        else:
+            err = StandfastError("190206", detail=str(exc.detail))
+        return JSONResponse(
+            {"error": err.to_dict(request_lang(request))},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
 
 
 def _add_view_routes(app: FastAPI, engine: EngineService) -> None:
@@ -283,6 +303,12 @@ def _add_cluster_routes(app: FastAPI, engine: EngineService) -> None:
     async def unextend(request: Request, body: UnextendBody) -> dict[str, Any]:
         return await _act(
             request, "unextend", lambda: engine.unextend(body.tag, server=body.server)
+        )
+
+    @app.post("/v1/cluster/rekey")
+    async def rekey(request: Request, body: RekeyBody) -> dict[str, Any]:
+        return await _act(
+            request, "cluster rekey", lambda: engine.rekey(body.key, finish=body.finish)
         )
 
     @app.post("/v1/maintenance")

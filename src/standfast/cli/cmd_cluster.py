@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from standfast.cli import render
+from standfast.cli.cmd_cluster_key import cluster_keygen, cluster_rekey
 from standfast.cli.common import Settings, emit, reports_errors
 from standfast.config.paths import Paths, server_name
 from standfast.messages import StandfastError
@@ -303,3 +304,7 @@ def _https_certificate(paths: Paths, server: str, addresses: list[str]) -> None:
     render.out.print(
         f"HTTPS certificate {cert}\n  SHA-256 {fingerprint(cert.read_text())}", markup=False
     )
+
+
+cluster.add_command(cluster_rekey)
+cluster.add_command(cluster_keygen)

@@ -21,9 +21,9 @@ never used twice under one key without anyone keeping state across restarts. The
 ``cryptography`` package supplies the cipher and the key derivation (no hand-written
 cryptography here).
 
-Key rotation (``standfast cluster rekey``): the key file may hold a second, older key;
-messages are sealed with the first and opened with either, so servers can change keys
-one at a time without losing each other (:func:`load_keys`).
+Key rotation (``standfast cluster rekey``): every sealer and opener takes the shared
+:class:`~standfast.cluster.keyring.KeyRing` (seal with its first key, open with any),
+swapped in place while the daemon runs (:mod:`standfast.cluster.keyring`).
 
 Replay protection is separate and stateful: :class:`ReplayGuard` remembers, per
 (sender, path), the sender's boot id, its highest sequence number and a bitmap window for
@@ -32,13 +32,9 @@ UDP reordering, and rejects timestamps outside the allowed clock skew.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import math
-import os
 import secrets
-import stat
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -51,8 +47,18 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from standfast.host.atomic import write_atomic
-from standfast.messages.codes import KEY_INVALID, KEY_PERMISSIONS, KEY_TOO_SHORT
+from standfast.cluster.keyring import (
+    MIN_KEY_BYTES,
+    ClusterKey,
+    KeyFileError,
+    KeyPermissionError,
+    KeyRing,
+    KeyTooShortError,
+    current_key,
+    generate_key,
+    load_key,
+    load_keys,
+)
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 JSONObject: TypeAlias = dict[str, JSONValue]
@@ -66,7 +72,6 @@ _KDF_SALT = b"standfast cluster envelope v2"
 MAX_MESSAGE_SIZE = 65507  # largest UDP payload over IPv4
 MAX_NAME_LENGTH = 255
 BROADCAST = "*"
-MIN_KEY_BYTES = 32
 DEFAULT_SKEW = 30.0
 DEFAULT_WINDOW = 64
 _U64 = (1 << 64) - 1
@@ -112,24 +117,6 @@ class Replayed(AuthError):
 
 class Stale(AuthError):
     """The timestamp is outside the allowed clock skew."""
-
-
-class KeyFileError(Exception):
-    """The cluster key file cannot be used; ``code`` is the catalogue message code."""
-
-    code: str = KEY_INVALID
-
-    def __init__(self, text: str) -> None:
-        super().__init__(f"{self.code}: {text}")
-        self.text = text
-
-
-class KeyPermissionError(KeyFileError):
-    code = KEY_PERMISSIONS
-
-
-class KeyTooShortError(KeyFileError):
-    code = KEY_TOO_SHORT
 
 
 # --------------------------------------------------------------------------- envelope
@@ -188,9 +175,11 @@ def _canonical_body(envelope: Envelope) -> bytes:
     return text.encode("ascii")
 
 
-def seal(key: bytes, envelope: Envelope, *, max_size: int = MAX_MESSAGE_SIZE) -> bytes:
-    """Encode and authenticate ``envelope``; raises ValueError for an unsendable one
-    (``max_size``: a datagram's by default; the peer channel's frames are larger)."""
+def seal(key: ClusterKey, envelope: Envelope, *, max_size: int = MAX_MESSAGE_SIZE) -> bytes:
+    """Encode and authenticate ``envelope`` (with a ring's current key); raises
+    ValueError for an unsendable one (``max_size``: a datagram's by default; the peer
+    channel's frames are larger)."""
+    key = current_key(key)
     if len(key) < MIN_KEY_BYTES:
         raise ValueError(f"cluster key must be at least {MIN_KEY_BYTES} bytes")
     if envelope.version != PROTOCOL_VERSION:
@@ -221,7 +210,7 @@ def seal(key: bytes, envelope: Envelope, *, max_size: int = MAX_MESSAGE_SIZE) ->
 
 
 def open_sealed(
-    key: bytes | Sequence[bytes],
+    key: bytes | Sequence[bytes] | KeyRing,
     data: bytes,
     *,
     cluster: str | None = None,
@@ -303,7 +292,7 @@ class Sealer:
 
     def __init__(
         self,
-        key: bytes,
+        key: ClusterKey,
         cluster: str,
         sender: str,
         *,
@@ -311,9 +300,9 @@ class Sealer:
         clock: Callable[[], float] = time.time,
         max_size: int = MAX_MESSAGE_SIZE,
     ) -> None:
-        if len(key) < MIN_KEY_BYTES:
+        if len(current_key(key)) < MIN_KEY_BYTES:
             raise ValueError(f"cluster key must be at least {MIN_KEY_BYTES} bytes")
-        self._key = key
+        self._key = key  # a ring is read at each seal: a rotation takes effect at once
         self.cluster = cluster
         self.sender = sender
         self.boot_id = new_boot_id() if boot_id is None else boot_id
@@ -431,69 +420,19 @@ class ReplayGuard:
             del self._tracks[key]
 
 
-# --------------------------------------------------------------------------- key file
-
-
-def load_key(path: str | os.PathLike[str]) -> bytes:
-    """Read the base64 cluster key; refuse a loose, foreign, short or garbled file."""
-    name = os.fspath(path)
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY)
-    except OSError as exc:
-        raise KeyFileError(f"cannot open cluster key file {name}: {exc.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise KeyPermissionError(f"cluster key file {name} is not a regular file")
-        if st.st_mode & 0o077:
-            raise KeyPermissionError(
-                f"cluster key file {name} is readable or writable by group or others "
-                f"(mode {stat.S_IMODE(st.st_mode):04o}); run: chmod 600 {name}"
-            )
-        if st.st_uid not in (0, os.geteuid()):
-            raise KeyPermissionError(
-                f"cluster key file {name} is owned by uid {st.st_uid}, not by this user"
-            )
-        raw = os.read(fd, 8192)
-    except OSError as exc:
-        raise KeyFileError(f"cannot read cluster key file {name}: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    try:
-        key = base64.b64decode(b"".join(raw.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise KeyFileError(f"cluster key file {name} does not hold base64 text") from None
-    if len(key) < MIN_KEY_BYTES:
-        raise KeyTooShortError(
-            f"cluster key in {name} is {len(key)} bytes; at least {MIN_KEY_BYTES} are required"
-        )
-    return key
-
-
-def generate_key(
-    path: str | os.PathLike[str], *, nbytes: int = MIN_KEY_BYTES, overwrite: bool = False
-) -> bytes:
-    """Write a new random key (base64, mode 0600) atomically and return it.
-
-    Refuses to replace an existing file unless ``overwrite`` (FileExistsError).
-    """
-    if nbytes < MIN_KEY_BYTES:
-        raise ValueError(f"a cluster key needs at least {MIN_KEY_BYTES} bytes")
-    key = secrets.token_bytes(nbytes)
-    write_atomic(path, base64.b64encode(key) + b"\n", mode=0o600, overwrite=overwrite)
-    return key
-
-
 __all__ = [
     "BROADCAST",
+    "MIN_KEY_BYTES",
     "PROTOCOL_VERSION",
     "AuthError",
     "BadSignature",
+    "ClusterKey",
     "Envelope",
     "JSONObject",
     "JSONValue",
     "KeyFileError",
     "KeyPermissionError",
+    "KeyRing",
     "KeyTooShortError",
     "Malformed",
     "Misdirected",
@@ -505,6 +444,7 @@ __all__ = [
     "WrongVersion",
     "generate_key",
     "load_key",
+    "load_keys",
     "new_boot_id",
     "open_sealed",
     "seal",

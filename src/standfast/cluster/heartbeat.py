@@ -47,6 +47,7 @@ from standfast.cluster.heartbeat_wire import (
     heartbeat_body,
     parse_heartbeat,
 )
+from standfast.cluster.keyring import ClusterKey
 from standfast.messages.codes import FORGED_MESSAGE, REPLAYED_MESSAGE, WRONG_PROTOCOL
 
 log = logging.getLogger("standfast.cluster")
@@ -81,7 +82,7 @@ class HeartbeatService:
     def __init__(
         self,
         local_name: str,
-        key: bytes,
+        key: ClusterKey,
         paths: Iterable[CommPath],
         interval: float = 0.3,
         miss_count: int = 5,

@@ -32,6 +32,7 @@ from standfast.cluster.auth import (
     Sealer,
     WrongCluster,
 )
+from standfast.cluster.keyring import ClusterKey
 from standfast.cluster.peer_errors import REQUEST_FAILED, PeerError, PeerUnreachable
 from standfast.cluster.peer_wire import (
     ID_KEY,
@@ -86,7 +87,7 @@ class PeerClient:
         self,
         local_name: str,
         cluster: str,
-        key: bytes,
+        key: ClusterKey,
         peers: Mapping[str, Sequence[Address]],
         *,
         sealer: Sealer | None = None,

@@ -47,6 +47,7 @@ from standfast.cluster.auth import (
     WrongCluster,
     WrongVersion,
 )
+from standfast.cluster.keyring import ClusterKey
 from standfast.cluster.peer_errors import REQUEST_FAILED, REQUEST_TIMED_OUT
 from standfast.cluster.peer_wire import (
     ID_KEY,
@@ -117,7 +118,7 @@ class PeerServer:
         self,
         local_name: str,
         cluster: str,
-        key: bytes,
+        key: ClusterKey,
         listen: Sequence[Address],
         handler: Handler,
         *,

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from standfast.cluster.auth import Envelope, open_sealed
+from standfast.cluster.keyring import ClusterKey
 
 REPLY_TYPE: Final = "reply"
 ID_KEY: Final = "_id"
@@ -35,7 +36,7 @@ STOP_TIMEOUT: Final = 2.0  # closing a listener or a connection waits at most th
 Address = tuple[str, int]
 
 
-def open_frame(key: bytes, cluster: str, receiver: str, data: bytes) -> Envelope:
+def open_frame(key: ClusterKey, cluster: str, receiver: str, data: bytes) -> Envelope:
     """Authenticate one frame of the peer channel addressed to *receiver* (frames may
     be larger than a heartbeat datagram)."""
     return open_sealed(key, data, cluster=cluster, receiver=receiver, max_size=MAX_FRAME_SIZE)

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from standfast.cluster.auth import (
     MAX_MESSAGE_SIZE,
     AuthError,
+    BadSignature,
     Envelope,
     JSONObject,
     JSONValue,
@@ -59,7 +60,10 @@ from standfast.cluster.auth import (
     open_sealed,
     seal,
 )
+from standfast.cluster.keyring import ClusterKey, KeyRing
 from standfast.cluster.quorum import WitnessView, valid_server_name
+from standfast.messages import Notice
+from standfast.messages.codes import KEY_RELOAD_FAILED, KEY_RELOADED
 from standfast.messages.quorum_codes import (
     WITNESS_BIND_FAILED,
     WITNESS_DROPPED_REQUEST,
@@ -169,7 +173,7 @@ class WitnessServer:
 
     def __init__(
         self,
-        key: bytes,
+        key: ClusterKey,
         *,
         grant_ttl: float,
         startup_hold: float | None = None,
@@ -219,9 +223,21 @@ class WitnessServer:
                 async with asyncio.timeout(1.0):
                     await writer.wait_closed()
 
+    def _open(self, data: bytes) -> tuple[Envelope, bytes]:
+        """The request and the key that opened it: the reply is sealed with that key,
+        so servers in the middle of a key rotation are answered whichever key they
+        use (the witness's key file holds both then)."""
+        keys = list(self._key) if isinstance(self._key, KeyRing) else [self._key]
+        for key in keys[:-1]:
+            try:
+                return open_sealed(key, data, receiver=WITNESS_NAME), key
+            except BadSignature:
+                continue
+        return open_sealed(keys[-1], data, receiver=WITNESS_NAME), keys[-1]
+
     def _answer(self, data: bytes, source: str) -> bytes | None:
         try:
-            env = open_sealed(self._key, data, receiver=WITNESS_NAME)
+            env, key = self._open(data)
             if env.msg_type != REQUEST_TYPE:
                 raise AuthError(f"unexpected message type {env.msg_type!r}")
             partition = _names(env.body.get("partition"))
@@ -269,13 +285,13 @@ class WitnessServer:
             body=body,
         )
         self.answered += 1
-        return seal(self._key, reply)
+        return seal(key, reply)
 
 
 async def serve_witness(
     host: str,
     port: int,
-    key: bytes,
+    key: ClusterKey,
     *,
     grant_ttl: float,
     startup_hold: float | None = None,
@@ -301,12 +317,17 @@ async def serve_witness(
 
 # --------------------------------------------------------------------------- client
 
-_sealers: dict[tuple[bytes, str, str], Sealer] = {}
+_sealers: dict[tuple[bytes | int, str, str], Sealer] = {}
 
 
-def _sealer(key: bytes, cluster: str, server: str) -> Sealer:
-    """One boot id and rising sequence per (key, cluster, server) in this process."""
-    ident = (hashlib.sha256(key).digest(), cluster, server)
+def _sealer(key: ClusterKey, cluster: str, server: str) -> Sealer:
+    """One boot id and rising sequence per (key, cluster, server) in this process (a
+    ring is one key that changes: its sealer follows it)."""
+    ident = (
+        id(key) if isinstance(key, KeyRing) else hashlib.sha256(key).digest(),
+        cluster,
+        server,
+    )
     sealer = _sealers.get(ident)
     if sealer is None:
         sealer = _sealers[ident] = Sealer(key, cluster, server)
@@ -316,7 +337,7 @@ def _sealer(key: bytes, cluster: str, server: str) -> Sealer:
 async def ask_witness(
     host: str,
     port: int,
-    key: bytes,
+    key: ClusterKey,
     server: str,
     partition: Iterable[str],
     *,
@@ -381,7 +402,7 @@ async def ask_witness(
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m standfast.cluster.witness``: run the TCP witness in the foreground."""
-    from standfast.cluster.auth import KeyFileError, load_key
+    from standfast.cluster.keyring import KeyFileError, KeyRing, load_keys
 
     parser = argparse.ArgumentParser(prog="standfast witness", description=__doc__.split("\n")[0])
     parser.add_argument("--listen", default="0.0.0.0", help="address to listen on")
@@ -392,10 +413,22 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        key = load_key(args.key_file)
+        ring = KeyRing(load_keys(args.key_file))
     except KeyFileError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+
+    def reload_keys() -> None:
+        # SIGHUP: the operator changed the key file (a key rotation, docs/cluster.md);
+        # a file that cannot be used leaves the keys in use as they are.
+        try:
+            ring.replace(load_keys(args.key_file))
+        except (KeyFileError, ValueError) as exc:
+            reason = exc.text if isinstance(exc, KeyFileError) else str(exc)
+            log.error(Notice.of(KEY_RELOAD_FAILED, path=args.key_file, reason=reason).text("en"))
+            return
+        fingerprints = ", ".join(ring.fingerprints())
+        log.info(Notice.of(KEY_RELOADED, server="witness", fingerprints=fingerprints).text("en"))
 
     def ready(host: str, port: int) -> None:
         print(f"listening {host} {port}", flush=True)
@@ -405,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
             serve_witness(
                 args.listen,
                 args.port,
-                key,
+                ring,
                 grant_ttl=args.grant_ttl,
                 startup_hold=args.startup_hold,
                 ready=ready,
@@ -414,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(signal.SIGHUP, reload_keys)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 

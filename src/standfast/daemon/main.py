@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import socket
+from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -24,8 +25,8 @@ from standfast.api.limits import (
 from standfast.api.peer import PeerCredH11Protocol
 from standfast.api.remote import start_remote_from_env
 from standfast.api.request_limits import RequestLimits
-from standfast.cluster.auth import KeyFileError, load_key
 from standfast.cluster.definition import load_definition
+from standfast.cluster.keyring import KeyFileError, KeyRing, load_keys
 from standfast.config.paths import Paths
 from standfast.config.tunables import Tunables, load_tunables
 from standfast.daemon.descriptors import raise_nofile
@@ -68,12 +69,19 @@ def make_engine(paths: Paths, server: str, store: Store, tunables: Tunables) -> 
     if definition is None:
         return Engine(server, store, tunables, paths)
     try:
-        key = load_key(paths.cluster_key)
+        ring = KeyRing(load_keys(paths.cluster_key))
     except KeyFileError as exc:
         raise StandfastError(
             exc.code, path=paths.cluster_key, reason=exc.text, minimum=32
         ) from None
-    return Engine(server, store, tunables, paths, (definition, key))
+    return Engine(server, store, tunables, paths, (definition, ring))
+
+
+def _on_sighup(logs: LogSetup | None, engine: Engine) -> None:
+    if logs is not None:
+        logs.reopen()
+    if engine.rekey is not None:
+        engine.rekey.reload()
 
 
 def _arm_watchdog(tunables: Tunables) -> Watchdog | None:
@@ -183,11 +191,10 @@ async def serve(paths: Paths, server: str, logs: LogSetup | None = None) -> None
     # ours must be the ones it restores so that re-raise stops us gracefully.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
-    if logs is not None:
-        # SIGHUP (logrotate's postrotate, systemctl reload): reopen the log file, in
-        # the loop's thread (never inside the signal handler, which may interrupt a
-        # handler holding its lock).
-        loop.add_signal_handler(signal.SIGHUP, logs.reopen)
+    # SIGHUP (logrotate's postrotate, systemctl reload): reopen the log file and read
+    # the cluster key file again, in the loop's thread (never inside the signal
+    # handler, which may interrupt a handler holding its lock).
+    loop.add_signal_handler(signal.SIGHUP, partial(_on_sighup, logs, engine))
     _log_notice(Notice.of("190208", server=server, version=__version__))
     engine_task = asyncio.create_task(engine.run())
     api_task = asyncio.create_task(api.serve())

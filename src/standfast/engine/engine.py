@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from standfast.alerts.service import AlertService
 from standfast.cluster.definition import ClusterDef
+from standfast.cluster.keyring import KeyRing
 from standfast.config.paths import Paths
 from standfast.config.tunables import Tunables
 from standfast.engine.actions import OperatorActions
@@ -27,6 +28,7 @@ from standfast.engine.loop import ControlLoop
 from standfast.engine.member import ClusterMember
 from standfast.engine.metrics import EngineMetrics
 from standfast.engine.modes import ModeActions
+from standfast.engine.rekey import KeyRotation
 from standfast.engine.role import ClusterRole, LoneServer
 from standfast.store.database import Store
 
@@ -38,7 +40,7 @@ class Engine:
         store: Store,
         tunables: Tunables,
         paths: Paths,
-        cluster: tuple[ClusterDef, bytes] | None = None,
+        cluster: tuple[ClusterDef, KeyRing] | None = None,
     ) -> None:
         """``cluster``: the cluster definition and key when this server has them."""
         self.core = EngineCore(server, store, tunables, paths)
@@ -58,6 +60,12 @@ class Engine:
         self.actions = OperatorActions(self.core, self.hierarchy, role)
         #: The switchover drill (a cluster member's; a lone server has nowhere to go).
         self.drill = Drill(self.core, member, self.actions) if member is not None else None
+        #: Cluster key rotation (``cluster rekey``, SIGHUP): a cluster member's.
+        self.rekey = (
+            KeyRotation(member, cluster[1], paths.cluster_key)
+            if member is not None and cluster is not None
+            else None
+        )
         self.modes = ModeActions(self.core, role)
         self.metrics = EngineMetrics(role.snapshot, lambda: self.loop.last_cycle_at)
         self.core.events.subscribe(self.metrics.on_event)

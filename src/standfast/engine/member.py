@@ -13,15 +13,12 @@ bounded by SF_ACTION_TIMEOUT and raises 193010 (unreachable) or 193020 (refused)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Any
 
 from standfast.cluster.definition import ClusterDef, fence_config
+from standfast.cluster.keyring import ClusterKey
 from standfast.cluster.peer import PeerError, PeerUnreachable
 from standfast.cluster.report import HeartbeatReport
 from standfast.engine.actions import ActionOutcome
@@ -33,9 +30,10 @@ from standfast.engine.gate import GateDecision, GateFacts, Verdict, gate
 from standfast.engine.hierarchy import HierarchyOps
 from standfast.engine.loop import halt_host
 from standfast.engine.membership import Membership
+from standfast.engine.operator_gate import OperatorGate
 from standfast.engine.partition import still_counted
 from standfast.engine.peer_handlers import PeerHandlers
-from standfast.engine.placement import Placement, PlacementKind, holders, place
+from standfast.engine.placement import holders, place
 from standfast.engine.reconcile import StartupReconciler
 from standfast.engine.replication import Replication
 from standfast.engine.role import TICK
@@ -53,7 +51,7 @@ REJOIN_WINDOW = 15.0  # seconds a returning server may trigger automatic switchb
 
 class ClusterMember:
     def __init__(
-        self, core: EngineCore, hierarchy: HierarchyOps, definition: ClusterDef, key: bytes
+        self, core: EngineCore, hierarchy: HierarchyOps, definition: ClusterDef, key: ClusterKey
     ) -> None:
         self.core = core
         self.hierarchy = hierarchy
@@ -71,10 +69,7 @@ class ClusterMember:
         self.startup = StartupReconciler(core, hierarchy)
         #: The gate's last word on each hierarchy this server would restore (for status).
         self.last_gate: dict[str, GateDecision] = {}
-        #: Operator actions talking to peers while they hold a hierarchy's locks: quorum
-        #: loss stops them (``_preempt``), so that nothing delays giving the hierarchy up.
-        self._talking: dict[asyncio.Task[Any], str] = {}
-        self._preempted: set[asyncio.Task[Any]] = set()
+        self.operator = OperatorGate(self)
         self._modes: Modes | None = None  # the modes of the last cycle (_note_modes)
         self._last_cycle: float | None = None  # set by the first cycle (start-up is no stall)
         #: The PEM certificate this server's remote API serves (set when it starts); peers
@@ -320,7 +315,7 @@ class ClusterMember:
             return
         log.error(Notice.of("193012", server=core.server, votes=present, needed=needed).text("en"))
         core.event("quorum", core.server, f"lost ({present} of {needed} votes)")
-        self._preempt()
+        self.operator.preempt()
         if self.definition.quorum_loss_action == "halt":
             core.spawn(halt_host(core, core.server))
         else:
@@ -392,88 +387,13 @@ class ClusterMember:
             return State.OSU
         return self.peer_states(server).get(tag, State.OSU)
 
-    # -- operator actions across servers ------------------------------------------------
+    # -- operator actions across servers (engine/operator_gate.py) --------------------
 
     async def before_in_service(self, tag: str, alog: ActionLog) -> None:
-        """An operator's in service obeys the rules a failover obeys (the gate): quorum,
-        the previous holder's fate (fenced first, or its partition or watchdog waited
-        for); the operator's request is itself the failover confirmation. Quorum lost
-        while it waits for peers stops it with 193026 (see ``_preempt``)."""
-        await self._operator_gate(tag)  # a fence it runs is not preempted
-        async with self._preemptible(tag):
-            await self.switchover.before_in_service(tag, alog)
-
-    @asynccontextmanager
-    async def _preemptible(self, tag: str) -> AsyncIterator[None]:
-        """Run an operator action's talk with peers so that quorum loss can stop it.
-
-        The action holds the hierarchy's locks while peers answer (up to PUSH_TIMEOUT or
-        SF_ACTION_TIMEOUT); the quorum-loss release needs those locks, and the majority
-        takes over a short, fixed time after this server stops being counted. Only the
-        waits on peers are preempted, never a kit action, whose child would outlive its
-        cancelled caller."""
-        task = asyncio.current_task()
-        if task is None:  # pragma: no cover - always inside a task under asyncio
-            yield
-            return
-        self._talking[task] = tag
-        try:
-            yield
-        except asyncio.CancelledError:
-            if task not in self._preempted:
-                raise
-            task.uncancel()
-            _, present, needed = self.members.quorum()
-            raise StandfastError(
-                "193026", tag=tag, server=self.core.server, votes=present, needed=needed
-            ) from None
-        finally:
-            self._talking.pop(task, None)
-            self._preempted.discard(task)
-
-    def _preempt(self) -> None:
-        """Quorum is lost: stop every operator action waiting for peers here."""
-        for task in list(self._talking):
-            if not task.done():
-                self._preempted.add(task)
-                task.cancel()
-
-    async def _operator_gate(self, tag: str) -> None:
-        core = self.core
-        now = time.monotonic()
-        snap = self.snapshot()
-        if not snap.quorum:
-            q = snap.quorum_status
-            raise StandfastError(
-                "193022", tag=tag, server=core.server, votes=q.votes, needed=q.needed
-            )
-        facts = replace(
-            self.gate_facts(snap, now),
-            settled=self.members.settled(),
-            quiet_until=0.0,
-            hold_off={},
-            confirm_timeout=None,
-            arbiter_holders=None,  # the switchover releases the holder first
-        )
-        for equiv, root in self.switchover.root_equivs(tag):
-            decision = gate(
-                Placement(PlacementKind.RESTORE, equiv, root, core.server), core.config, facts
-            )
-            if decision.verdict is Verdict.WAIT:
-                raise StandfastError("193023", tag=root, server=core.server, reason=decision.reason)
-            if decision.verdict is Verdict.FENCE and not await self.executor.fence(
-                decision.previous
-            ):
-                raise StandfastError(
-                    "193023",
-                    tag=root,
-                    server=core.server,
-                    reason=f"fencing of {decision.previous} failed",
-                )
+        await self.operator.before_in_service(tag, alog)
 
     async def before_out_of_service(self, tag: str, alog: ActionLog) -> None:
-        async with self._preemptible(tag):
-            await self.switchover.before_out_of_service(tag, alog)
+        await self.operator.before_out_of_service(tag, alog)
 
     async def delete_copies_elsewhere(self, doomed: set[str], alog: ActionLog) -> list[Operation]:
         return await self.extender.delete_copies_elsewhere(doomed, alog)
@@ -485,27 +405,10 @@ class ClusterMember:
         return await self.extender.unextend(tag, server=server)
 
     def answer_failover(self, tag: str, answer: str) -> dict[str, object]:
-        """The operator's answer to a pending failover confirmation."""
-        if answer not in ("proceed", "block"):
-            raise StandfastError("190206", detail="answer must be proceed or block")
-        for equiv, pending in self.book.confirmations.items():
-            if pending.tag == tag:
-                self.book.confirmations[equiv] = replace(pending, answer=answer)
-                self.core.event("confirm_answer", tag, answer)
-                return {"tag": tag, "answer": answer}
-        raise StandfastError("000019")
+        return self.operator.answer_failover(tag, answer)
 
     def pending_confirmations(self) -> list[dict[str, object]]:
-        now = time.monotonic()
-        return [
-            {
-                "tag": p.tag,
-                "from": p.previous,
-                "answer": p.answer,
-                "seconds_left": max(0.0, round(p.deadline - now, 1)),
-            }
-            for p in self.book.confirmations.values()
-        ]
+        return self.operator.pending_confirmations()
 
     async def ask(self, peer: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -531,7 +434,7 @@ class ClusterMember:
         # In comm-path network order: the relay tries them in turn.
         return [sdef.addresses[n] for n in sorted(sdef.addresses)] if sdef is not None else []
 
-    def cluster_key(self) -> bytes | None:
+    def cluster_key(self) -> ClusterKey | None:
         return self._key
 
     def publish_certificate(self, pem: str) -> None:

@@ -22,6 +22,7 @@ from standfast.cluster.comm_paths import PathEvent
 from standfast.cluster.definition import ClusterDef, etcd_settings
 from standfast.cluster.etcd_arbiter import EtcdArbiter
 from standfast.cluster.heartbeat import HeartbeatService
+from standfast.cluster.keyring import ClusterKey
 from standfast.cluster.peer import PeerClient, PeerServer
 from standfast.cluster.quorum import (
     QuorumConfig,
@@ -60,7 +61,9 @@ def _witness_ended(task: asyncio.Task[None]) -> None:
 
 
 class Membership:
-    def __init__(self, definition: ClusterDef, key: bytes, local: str, handler: Handler) -> None:
+    def __init__(
+        self, definition: ClusterDef, key: ClusterKey, local: str, handler: Handler
+    ) -> None:
         self.definition = definition
         self.local = local
         hb = definition.heartbeat

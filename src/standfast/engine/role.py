@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from standfast.cluster.keyring import ClusterKey
 from standfast.engine.core import EngineCore
 from standfast.engine.hierarchy import HierarchyOps
 from standfast.engine.snapshot import ClusterSnapshot
@@ -71,7 +72,7 @@ class ClusterRole(Protocol):
     def addresses(self, server: str) -> list[str]:
         """``server``'s addresses on the comm-path networks (empty: none known)."""
 
-    def cluster_key(self) -> bytes | None:
+    def cluster_key(self) -> ClusterKey | None:
         """The cluster key (None for a lone server)."""
 
     def publish_certificate(self, pem: str) -> None:
@@ -145,7 +146,7 @@ class LoneServer:
     def addresses(self, server: str) -> list[str]:
         return []
 
-    def cluster_key(self) -> bytes | None:
+    def cluster_key(self) -> ClusterKey | None:
         return None
 
     def publish_certificate(self, pem: str) -> None:

@@ -14,6 +14,8 @@ Contracts:
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import time
 from collections.abc import Mapping
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from standfast.alerts.service import AlertService
+from standfast.cluster.keyring import MIN_KEY_BYTES, ClusterKey
 from standfast.engine import health as rules
 from standfast.engine import views
 from standfast.engine.actions import ActionOutcome
@@ -189,7 +192,7 @@ class EngineService:
     def addresses(self, server: str) -> list[str]:
         return self._role.addresses(server)
 
-    def cluster_key(self) -> bytes | None:
+    def cluster_key(self) -> ClusterKey | None:
         return self._role.cluster_key()
 
     def cluster_name(self) -> str | None:
@@ -307,6 +310,23 @@ class EngineService:
     async def unextend(self, tag: str, *, server: str) -> ActionOutcome:
         result: ActionOutcome = await self._role.unextend(tag, server=server)
         return result
+
+    async def rekey(self, key: str | None = None, *, finish: bool = False) -> ActionOutcome:
+        """A new cluster key on every server (engine/rekey.py): ``key`` in base64, or
+        None for a fresh random one; ``finish`` completes a rotation that stopped.
+        193008 on a lone server; 191008/191002 for a bad key (nothing changed)."""
+        rotation = self._engine.rekey
+        if rotation is None:
+            raise StandfastError("193008", path=self._engine.core.paths.cluster_definition)
+        new: bytes | None = None
+        if key is not None:
+            try:
+                new = base64.b64decode(key.strip(), validate=True)
+            except (binascii.Error, ValueError):
+                raise StandfastError("191008", path="--key", reason="not base64 text") from None
+            if len(new) < MIN_KEY_BYTES:
+                raise StandfastError("191002", path="--key", minimum=MIN_KEY_BYTES)
+        return await rotation.rotate(new, finish=finish)
 
     async def maintenance(self, on: bool, tag: str | None = None) -> ActionOutcome:
         """Maintenance mode on or off: the whole cluster, or ``tag``'s hierarchy."""

@@ -29,7 +29,6 @@ visible there under the same names.
 
 from __future__ import annotations
 
-import itertools
 import json
 import shlex
 import signal
@@ -43,21 +42,27 @@ from pathlib import Path
 from typing import Any
 
 from standfast.lab import state
-from standfast.lab.vm import ExecResult, GuestError
-from standfast.lab.vmlab import LabError, VmLab
+from standfast.lab.guest_ops import (
+    DAEMON_OUT,
+    GUEST_PYTHON,
+    MOUNT_OPTIONS,
+    ClusterError,
+    GuestOps,
+)
+from standfast.lab.vm import ExecResult
+from standfast.lab.vmlab import VmLab
+from standfast.lab.writer_ledger import (
+    WriterLine,
+    WriterRun,
+    parse_writer_log,
+    writer_overlaps,
+    writer_runs,
+)
 
 #: Where things live in a guest (the daemon's defaults: a guest is a real server).
 DATA_DIR = "/var/lib/standfast"
 DEFAULTS_FILE = "/etc/default/standfast"
-SOCKET = "/run/standfast/standfast.sock"
-LOG_FILE = "/var/log/standfast/standfast.log"
-DAEMON_OUT = "/var/log/standfast-daemon.out"
-#: Debian's python: stdlib-only helpers start fast in a guest with it.
-GUEST_PYTHON = "/usr/bin/python3"
-GUEST_API = str(Path(__file__).with_name("guest_api.py"))
 NAS_WRITER = str(Path(__file__).with_name("nas_writer.py"))
-#: How the lab mounts the NAS (``intr`` is accepted and ignored by today's kernels).
-MOUNT_OPTIONS = "vers=3,hard,intr"
 #: Where each daemon serves the remote API and the web GUI (its default listener).
 REMOTE_PORT = 7443
 
@@ -79,26 +84,6 @@ LAB_DEFAULTS: dict[str, str] = {
 LAB_HB_INTERVAL = 0.5
 LAB_HB_MISS = 5
 
-#: Writes a file atomically: argv = path, octal mode; the content on stdin.
-_WRITE_FILE = (
-    "import os, sys\n"
-    "p, mode = sys.argv[1], int(sys.argv[2], 8)\n"
-    "os.makedirs(os.path.dirname(p), exist_ok=True)\n"
-    "data = sys.stdin.buffer.read()\n"
-    "t = p + '.lab-tmp'\n"
-    "fd = os.open(t, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)\n"
-    "os.fchmod(fd, mode)\n"
-    "os.write(fd, data)\n"
-    "os.close(fd)\n"
-    "os.replace(t, p)\n"
-)
-#: Sets the guest clock to argv[1] (the host's time, seconds since the epoch).
-_SET_CLOCK = "import sys, time\ntime.clock_settime(time.CLOCK_REALTIME, float(sys.argv[1]))\n"
-
-
-class ClusterError(RuntimeError):
-    """The lab cluster could not be formed or driven."""
-
 
 def render_defaults(values: Mapping[str, str]) -> str:
     """The defaults file: ``NAME=VALUE`` lines, values quoted for its parser."""
@@ -111,7 +96,7 @@ def render_defaults(values: Mapping[str, str]) -> str:
 
 
 @dataclass
-class VmCluster:
+class VmCluster(GuestOps):
     """See the module docstring."""
 
     lab: VmLab
@@ -184,9 +169,6 @@ class VmCluster:
 
     # ------------------------------------------------------------------ forming
 
-    def servers(self) -> list[str]:
-        return self.lab.servers()
-
     def make_definition(self) -> None:
         """Run the real ``standfast cluster init/add-server`` on the host (temp dir)."""
         info = self.lab.info()
@@ -233,23 +215,6 @@ class VmCluster:
                 host_cli("cluster", "add-server", other, *addresses(other))
             self._definition = (Path(tmp) / "lib" / "cluster.json").read_text()
             self._key = (Path(tmp) / "lib" / "cluster.key").read_text()
-
-    def write_file(self, server: str, path: str, content: str, mode: int = 0o644) -> None:
-        r = self.lab.exec(
-            server,
-            [GUEST_PYTHON, "-I", "-c", _WRITE_FILE, path, f"{mode:o}"],
-            timeout=30,
-            stdin=content,
-        )
-        if not r.ok:
-            raise ClusterError(f"{server}: cannot write {path}: {r.stderr.strip() or r}")
-
-    def sync_clock(self, server: str) -> None:
-        """Set the guest's clock to the host's (lines on the NAS carry guest times)."""
-        t0 = time.time()
-        r = self.lab.exec(server, [GUEST_PYTHON, "-I", "-c", _SET_CLOCK, f"{t0:.6f}"], timeout=20)
-        if not r.ok:
-            raise ClusterError(f"{server}: cannot set the clock: {r.stderr.strip()}")
 
     def provision(self, server: str) -> None:
         """Definition, key (0600), tunables and the clock on one guest."""
@@ -355,49 +320,6 @@ class VmCluster:
 
     # ------------------------------------------------------------------ asking daemons
 
-    def api(
-        self, server: str, method: str, path: str, body: Any = None, timeout: float = 10.0
-    ) -> tuple[int | None, Any]:
-        """One API request in the guest (stdlib helper); (HTTP status or None, body)."""
-        r = self.lab.exec(
-            server,
-            [GUEST_PYTHON, "-I", GUEST_API, method, path, SOCKET, f"{timeout:g}"],
-            timeout=timeout + 10.0,
-            stdin=None if body is None else json.dumps(body),
-        )
-        if r.timed_out or not r.stdout.strip():
-            return None, r.stderr.strip() or "timed out"
-        try:
-            reply = json.loads(r.stdout)
-        except ValueError:
-            return None, r.stdout
-        return reply.get("status"), reply.get("body", reply.get("error"))
-
-    def status(self, server: str, timeout: float = 10.0) -> dict[str, Any]:
-        code, body = self.api(server, "GET", "/v1/status", timeout=timeout)
-        if code != 200 or not isinstance(body, dict):
-            raise ClusterError(f"{server}: no status ({code}: {str(body)[:300]})")
-        return body
-
-    def states(self, server: str) -> dict[str, str]:
-        """tag -> state of every resource of *server*, as its daemon reports them."""
-        out: dict[str, str] = {}
-
-        def walk(node: Mapping[str, Any]) -> None:
-            out[str(node["tag"])] = str(node["state"])
-            for child in node.get("children", []):
-                walk(child)
-
-        for root in self.status(server).get("hierarchies", []):
-            walk(root)
-        return out
-
-    def events(self, server: str) -> list[dict[str, Any]]:
-        code, body = self.api(server, "GET", "/v1/events", timeout=20)
-        if code != 200 or not isinstance(body, list):
-            raise ClusterError(f"{server}: no events ({code}: {str(body)[:300]})")
-        return body
-
     def cli(self, server: str, *args: str, timeout: float = 180.0) -> ExecResult:
         """The real ``standfast`` CLI in the guest (about 3 s of imports there)."""
         return self.lab.exec(
@@ -425,186 +347,6 @@ class VmCluster:
         if address is None:
             raise ClusterError(f"{server} has no address on {network}")
         return f"https://{address}:{REMOTE_PORT}"
-
-    def add_account(
-        self, server: str, user: str, password: str, groups: Sequence[str] = ()
-    ) -> None:
-        """A local account in *server*'s guest for the GUI's PAM login, member of
-        *groups* (made if missing: ``standfast-admin``, ``standfast-operator``...).
-        The password goes to ``chpasswd`` on stdin, never on a command line. A guest
-        keeps /etc on its tmpfs overlay: the account is gone after a restart."""
-        for group in groups:
-            if not self.lab.exec(server, ["/usr/bin/getent", "group", group], timeout=20).ok:
-                r = self.lab.exec(server, ["/usr/sbin/groupadd", group], timeout=20)
-                if not r.ok:
-                    raise ClusterError(f"{server}: groupadd {group}: {r.stderr.strip() or r}")
-        argv = ["/usr/sbin/useradd", "--no-create-home", "--shell", "/usr/sbin/nologin"]
-        if groups:
-            argv += ["--groups", ",".join(groups)]
-        r = self.lab.exec(server, [*argv, user], timeout=20)
-        if not r.ok:
-            raise ClusterError(f"{server}: useradd {user}: {r.stderr.strip() or r}")
-        r = self.lab.exec(server, ["/usr/sbin/chpasswd"], timeout=20, stdin=f"{user}:{password}\n")
-        if not r.ok:
-            raise ClusterError(f"{server}: chpasswd for {user}: {r.stderr.strip() or r}")
-
-    # ------------------------------------------------------------------ waiting
-
-    def wait_answering(self, server: str, timeout: float = 120.0) -> float:
-        t0 = time.monotonic()
-        deadline = t0 + timeout
-        last: object = None
-        while time.monotonic() < deadline:
-            try:
-                code, last = self.api(server, "GET", "/v1/status", timeout=5)
-            except GuestError as exc:
-                code, last = None, exc
-            if code == 200:
-                return time.monotonic() - t0
-            time.sleep(0.5)
-        raise ClusterError(f"{server}: daemon not answering after {timeout:.0f} s ({last})")
-
-    def formed(self, server: str) -> bool:
-        """*server*'s daemon answers and sees every server of the cluster alive."""
-        try:
-            st = self.status(server, timeout=5)
-        except (ClusterError, GuestError):
-            return False
-        servers = st.get("cluster", {}).get("servers", {})
-        return bool(servers) and all(s.get("alive") for s in servers.values())
-
-    def wait_formed(self, timeout: float = 180.0, servers: Sequence[str] | None = None) -> float:
-        """Until every daemon (or those of *servers*, and every running one) sees all alive."""
-        t0 = time.monotonic()
-        deadline = t0 + timeout
-        names = list(servers) if servers else self.servers()
-        pending = set(names)
-        while time.monotonic() < deadline:
-            pending = {s for s in pending if not self.formed(s)}
-            if not pending:
-                # Those we waited for see everyone; check the others once too.
-                others = [s for s in self.servers() if s not in names]
-                if all(self.formed(s) for s in others):
-                    return time.monotonic() - t0
-                pending = set(others)
-            time.sleep(0.5)
-        raise ClusterError(
-            f"cluster not formed within {timeout:.0f} s (waiting for {sorted(pending)})\n"
-            + self.logs(tail=40)
-        )
-
-    def wait_state(
-        self, server: str, tag: str, wanted: str | Sequence[str], timeout: float = 60.0
-    ) -> float:
-        """Until *tag* on *server* is in state *wanted* (one or several); seconds waited."""
-        want = {wanted} if isinstance(wanted, str) else set(wanted)
-        t0 = time.monotonic()
-        deadline = t0 + timeout
-        seen: str | None = None
-        while time.monotonic() < deadline:
-            try:
-                seen = self.states(server).get(tag)
-            except (ClusterError, GuestError):
-                seen = None
-            if seen in want:
-                return time.monotonic() - t0
-            time.sleep(0.3)
-        raise ClusterError(
-            f"{tag} on {server} not {sorted(want)} within {timeout:.0f} s (last: {seen})"
-        )
-
-    def where(self, tag: str) -> list[str]:
-        """Running servers whose copy of *tag* is in service (ISP/ISU)."""
-        out = []
-        for server in self.servers():
-            if not self.lab.guest(server).running():
-                continue
-            try:
-                if self.states(server).get(tag) in ("ISP", "ISU"):
-                    out.append(server)
-            except (ClusterError, GuestError):
-                continue
-        return out
-
-    # ------------------------------------------------------------------ the NAS
-
-    def nas_source(self, host: str | None = None) -> str:
-        """``IP:/export`` (or ``HOST:/export``) of the lab NAS, as NFSv3 clients mount it."""
-        nas = self.lab.info().nas
-        if nas is None:
-            raise ClusterError("this lab has no NAS")
-        return f"{host or nas.address}:{nas.export_path}"
-
-    def nas_host_path(self, name: str) -> Path:
-        """A file of the export, seen from the host (outside the cluster)."""
-        nas = self.lab.info().nas
-        if nas is None:
-            raise ClusterError("this lab has no NAS")
-        return Path(nas.host_dir) / name
-
-    def read_file(self, server: str, path: str, timeout: float = 20.0) -> str:
-        r = self.lab.exec(server, ["/bin/cat", path], timeout=timeout)
-        if not r.ok:
-            raise ClusterError(f"{server}: cannot read {path}: {r.stderr.strip() or r}")
-        return r.stdout
-
-    def fstab(self, server: str) -> str:
-        return self.read_file(server, "/etc/fstab")
-
-    def add_fstab_line(self, server: str, line: str) -> None:
-        text = self.fstab(server)
-        if text and not text.endswith("\n"):
-            text += "\n"
-        self.write_file(server, "/etc/fstab", text + line.rstrip("\n") + "\n")
-
-    def add_hosts_entry(self, server: str, name: str, address: str) -> None:
-        text = self.read_file(server, "/etc/hosts")
-        if text and not text.endswith("\n"):
-            text += "\n"
-        self.write_file(server, "/etc/hosts", f"{text}{address}\t{name}\n")
-
-    def mount_nas(
-        self,
-        server: str,
-        mount_point: str = "/mnt/data",
-        *,
-        host: str | None = None,
-        options: str = MOUNT_OPTIONS,
-        fstab: bool = True,
-        timeout: float = 60.0,
-    ) -> str:
-        """Mount the NAS export on *server* (by IP, or by *host* name) as an
-        administrator would, with an /etc/fstab line; returns the source mounted."""
-        source = self.nas_source(host)
-        r = self.lab.exec(server, ["/bin/mkdir", "-p", mount_point], timeout=20)
-        if not r.ok:
-            raise ClusterError(f"{server}: mkdir {mount_point}: {r.stderr.strip()}")
-        r = self.lab.exec(
-            server,
-            ["/bin/mount", "-t", "nfs", "-o", options, source, mount_point],
-            timeout=timeout,
-        )
-        if not r.ok:
-            raise ClusterError(f"{server}: mount {source} {mount_point}: {r.stderr.strip() or r}")
-        if fstab:
-            self.add_fstab_line(server, f"{source} {mount_point} nfs {options} 0 0")
-        return source
-
-    def mounts(self, server: str) -> list[tuple[str, str, str]]:
-        """(source, mount point, type) of every mount of *server* (/proc/mounts)."""
-        out = []
-        for line in self.read_file(server, "/proc/mounts").splitlines():
-            parts = line.split()
-            if len(parts) >= 3:
-                out.append((parts[0], parts[1], parts[2]))
-        return out
-
-    def nfs_mounted(self, server: str, mount_point: str) -> str | None:
-        """The NFS source mounted on *mount_point* of *server*, if any."""
-        for source, mp, fstype in self.mounts(server):
-            if mp == mount_point and fstype.startswith("nfs"):
-                return source
-        return None
 
     def create(self, server: str, *args: str) -> dict[str, Any]:
         """``standfast resource create ... --json``; the reply (transcript, notices,
@@ -660,102 +402,10 @@ class VmCluster:
         self.cli_ok(server, "dependency", "create", "--parent", tag, "--child", child)
         return body
 
-    def writer_lines(self, name: str) -> list[WriterLine]:
-        """The writer's file read on the host, straight from the NAS's export."""
-        try:
-            text = self.nas_host_path(name).read_text(errors="replace")
-        except FileNotFoundError:
-            return []
-        return parse_writer_log(text)
-
-    # ------------------------------------------------------------------ diagnostics
-
-    def logs(self, tail: int = 80, servers: Sequence[str] | None = None) -> str:
-        """The last lines of every daemon's log and output (for failure reports)."""
-        out: list[str] = []
-        for server in servers or self.servers():
-            try:
-                if not self.lab.guest(server).running():
-                    out.append(f"--- {server}: not running")
-                    continue
-            except LabError as exc:
-                out.append(f"--- {server}: {exc}")
-                continue
-            # The daemon logs to both; its output also holds any traceback.
-            for path, lines in ((LOG_FILE, tail), (DAEMON_OUT, min(tail, 15))):
-                try:
-                    r = self.lab.exec(server, ["/usr/bin/tail", "-n", str(lines), path], timeout=15)
-                    text = r.stdout if r.ok else r.stderr
-                except GuestError as exc:
-                    text = str(exc)
-                out.append(f"--- {server}:{path}\n{text.rstrip()}")
-        return "\n".join(out)
-
-
-# ---------------------------------------------------------------------- the writer's file
-
-
-@dataclass(frozen=True)
-class WriterLine:
-    ts: float
-    server: str
-    seq: int
-    pid: int
-
-
-def parse_writer_log(text: str) -> list[WriterLine]:
-    """Lines of :mod:`standfast.lab.nas_writer`'s file, in file order (torn lines,
-    such as the last line of a crashed writer, are skipped)."""
-    out: list[WriterLine] = []
-    for raw in text.splitlines():
-        parts = raw.split()
-        if len(parts) != 4:
-            continue
-        try:
-            out.append(WriterLine(float(parts[0]), parts[1], int(parts[2]), int(parts[3])))
-        except ValueError:
-            continue
-    return out
-
-
-@dataclass(frozen=True)
-class WriterRun:
-    """A stretch of consecutive lines written by one server."""
-
-    server: str
-    first: float
-    last: float
-    lines: int
-
-
-def writer_runs(lines: Sequence[WriterLine]) -> list[WriterRun]:
-    runs: list[WriterRun] = []
-    for line in lines:
-        if runs and runs[-1].server == line.server:
-            r = runs[-1]
-            runs[-1] = WriterRun(r.server, min(r.first, line.ts), max(r.last, line.ts), r.lines + 1)
-        else:
-            runs.append(WriterRun(line.server, line.ts, line.ts, 1))
-    return runs
-
-
-def writer_overlaps(lines: Sequence[WriterLine], slack: float = 0.0) -> list[str]:
-    """Evidence that the writer ran on two servers at once: consecutive runs whose
-    times overlap (the later one starts before the earlier one's last line, beyond
-    *slack* seconds of clock difference).  Interleaved writers show as many short
-    runs that overlap."""
-    runs = writer_runs(lines)
-    found = []
-    for a, b in itertools.pairwise(runs):
-        if b.first + slack < a.last:
-            found.append(
-                f"{a.server} wrote until {a.last:.3f} but {b.server} already at {b.first:.3f}"
-            )
-    return found
-
 
 __all__ = [
     "LAB_DEFAULTS",
+    "MOUNT_OPTIONS",
     "REMOTE_PORT",
     "ClusterError",
     "VmCluster",

@@ -63,6 +63,7 @@ def _catalogue() -> dict[str, MessageDef]:
     from standfast.messages.guide import GUIDE_MESSAGES
     from standfast.messages.history_codes import HISTORY_MESSAGES
     from standfast.messages.ip_codes import IP_MESSAGES
+    from standfast.messages.key_codes import KEY_MESSAGES
     from standfast.messages.lab_codes import LAB_MESSAGES
     from standfast.messages.mode_codes import MODE_MESSAGES
     from standfast.messages.ocf_codes import OCF_MESSAGES
@@ -80,6 +81,7 @@ def _catalogue() -> dict[str, MessageDef]:
         *LAB_MESSAGES,
         *ALERT_MESSAGES,
         *ETCD_MESSAGES,
+        *KEY_MESSAGES,
         *OCF_MESSAGES,
         *HISTORY_MESSAGES,
         *MODE_MESSAGES,

@@ -94,6 +94,14 @@ API_MESSAGES: tuple[MessageDef, ...] = (
         "(クロスサイト・リクエストの可能性)",
     ),
     MessageDef(
+        "194022",
+        _ERR,
+        "No such request: {method} {path}",
+        "そのようなリクエストはありません: {method} {path}",
+        action_en="Check the method and the path (docs/gui.md lists the API's requests).",
+        action_ja="メソッドとパスを確認してください (API の一覧は docs/gui.md にあります)。",
+    ),
+    MessageDef(
         "194040",
         _ERR,
         "Server {server} is not a member of this cluster",
@@ -267,6 +275,7 @@ API_FIELDS: dict[str, frozenset[str]] = {
     "194009": frozenset({"user"}),
     "194020": frozenset({"user", "role", "operation"}),
     "194021": frozenset(),
+    "194022": frozenset({"method", "path"}),
     "194040": frozenset({"server"}),
     "194041": frozenset({"server", "reason"}),
     "194042": frozenset({"peer", "reason"}),

@@ -28,12 +28,18 @@ KEY_INVALID: Final = "191008"
 """The cluster key file is missing, unreadable, or not valid base64."""
 HEARTBEAT_BIND_FAILED: Final = "191009"
 """A heartbeat socket could not be bound to its local address and port."""
+KEY_RELOADED: Final = "191022"
+"""The cluster keys in use changed (a rotation step, or SIGHUP after an edit)."""
+KEY_RELOAD_FAILED: Final = "191025"
+"""The key file could not be read again (SIGHUP); the keys in use are kept."""
 
 __all__ = [
     "FORGED_MESSAGE",
     "HEARTBEAT_BIND_FAILED",
     "KEY_INVALID",
     "KEY_PERMISSIONS",
+    "KEY_RELOADED",
+    "KEY_RELOAD_FAILED",
     "KEY_TOO_SHORT",
     "PATH_ALIVE",
     "PATH_DEAD",

@@ -116,7 +116,14 @@ def op_to_dict(op: Operation) -> dict[str, object]:
     return {"op": op.op, "server": d.server, "parent": d.parent, "child": d.child}
 
 
+def _object(d: object, what: str) -> Mapping[str, object]:
+    if not isinstance(d, dict):
+        raise ValueError(f"each {what} must be an object")
+    return d
+
+
 def resource_from_dict(d: Mapping[str, object]) -> Resource:
+    d = _object(d, "resource")
     props = d.get("props") or {}
     if not isinstance(props, dict):
         raise ValueError("props must be an object")
@@ -242,10 +249,13 @@ class ClusterConfig:
         return cls.of(
             int(str(data.get("version", 0))),
             [resource_from_dict(r) for r in resources],
-            [Dependency(str(d["server"]), str(d["parent"]), str(d["child"])) for d in deps],
+            [
+                Dependency(str(d["server"]), str(d["parent"]), str(d["child"]))
+                for d in (_object(x, "dependency") for x in deps)
+            ],
             {
                 str(k): Target(bool(v["in_service"]), str(v.get("server", "")))
-                for k, v in targets.items()
+                for k, v in ((k, _object(v, "target")) for k, v in targets.items())
             },
             Modes.from_dict(data.get("modes", {})),
         )

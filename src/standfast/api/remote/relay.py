@@ -41,6 +41,7 @@ from standfast.cluster.auth import (
     Stale,
     open_sealed,
 )
+from standfast.cluster.keyring import ClusterKey
 from standfast.engine.service import EngineService
 from standfast.messages import StandfastError
 
@@ -77,7 +78,7 @@ class RelaySigner:
     sequence number (cluster/auth.py's :class:`Sealer`)."""
 
     def __init__(
-        self, key: bytes, cluster: str, local: str, *, clock: Callable[[], float] = time.time
+        self, key: ClusterKey, cluster: str, local: str, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.local = local
         self._sealer = Sealer(key, cluster, local, clock=clock)
@@ -100,7 +101,7 @@ class RelayVerifier:
     (one event loop); a refusal (194042) leaves the replay state unchanged."""
 
     def __init__(
-        self, key: bytes, cluster: str, local: str, *, clock: Callable[[], float] = time.time
+        self, key: ClusterKey, cluster: str, local: str, *, clock: Callable[[], float] = time.time
     ) -> None:
         self.key = key
         self.cluster = cluster

@@ -12,7 +12,7 @@ from pathlib import Path
 import uvicorn
 
 from standfast.api.guarded import guarded_protocol, server_tls_context
-from standfast.api.limits import ENV_NAMES, ConnectionGuard, nofile_limit
+from standfast.api.limits import ENV_NAMES, ApiLimits, ConnectionGuard, nofile_limit
 from standfast.api.monitoring import monitoring_app
 from standfast.api.remote.remote_app import create_remote_app
 from standfast.api.remote.settings import RemoteSettings
@@ -121,13 +121,31 @@ async def _serve(server: _Server, started: Notice, bind_error: str, host: str, p
         raise
 
 
-async def serve_monitoring(engine: EngineService, host: str, port: int) -> None:
+#: The plain monitoring port serves a few scrapers and probes: a small share of the
+#: descriptors, so a flood there cannot take what the checks and the API need.
+MONITORING_MAX_CONNECTIONS = 32
+MONITORING_MAX_PER_SOURCE = 8
+
+
+async def serve_monitoring(
+    engine: EngineService, host: str, port: int, limits: ApiLimits | None = None
+) -> None:
     """Serve ``/metrics`` and the health endpoints over plain HTTP until cancelled (no
-    login: the administrator chose to bind it). A port that cannot be bound: 194082."""
+    login: the administrator chose to bind it). A port that cannot be bound: 194082.
+    Connections are bounded (MONITORING_MAX_CONNECTIONS in all, per source
+    MONITORING_MAX_PER_SOURCE) and must send their headers within the API's
+    ``header_timeout``, like the remote API's."""
+    limits = (limits or ApiLimits()).within_descriptors(nofile_limit())
+    guard = ConnectionGuard(
+        "monitoring port",
+        min(MONITORING_MAX_CONNECTIONS, limits.max_connections),
+        min(MONITORING_MAX_PER_SOURCE, limits.max_per_source),
+    )
     config = uvicorn.Config(
         monitoring_app(engine),
         host=host,
         port=port,
+        http=guarded_protocol(guard, limits.header_timeout),
         lifespan="off",
         log_level="warning",
         access_log=False,
@@ -151,7 +169,7 @@ def start_remote_from_env(
     tasks = []
     if settings.metrics_port:
         plain = asyncio.create_task(
-            serve_monitoring(engine, settings.metrics_host, settings.metrics_port),
+            serve_monitoring(engine, settings.metrics_host, settings.metrics_port, settings.limits),
             name="standfast-monitoring",
         )
         plain.add_done_callback(_log_end)
