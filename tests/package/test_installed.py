@@ -375,16 +375,19 @@ def test_bash_completion_completes_commands(installed: Build) -> None:
     )
     r = run(["bash", "-c", script])
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines() == ["cluster", "add-server check import init show"]
+    assert r.stdout.splitlines() == ["cluster", "add-server check import init keygen rekey show"]
 
 
-def boot_probe(results: Path) -> dict[str, str]:
+def boot_probe(
+    results: Path, script: str = "probe.sh", units: tuple[str, ...] = ()
+) -> dict[str, str]:
     """Boot the machine's own /usr as a systemd-nspawn container (a fresh, volatile
-    root; its own network with only loopback) and run systemd/probe.sh in it, under
-    the real service manager; its NAME=VALUE lines."""
+    root; its own network with only loopback) and run systemd/``script`` in it, under
+    the real service manager (``units``: more unit files of systemd/ installed there);
+    its NAME=VALUE lines."""
     here = Path(__file__).parent / "systemd"
     results.mkdir()
-    shutil.copy(here / "probe.sh", results / "probe.sh")
+    shutil.copy(here / script, results / "probe.sh")
     nspawn_dirs = (Path("/run/systemd/nspawn"), Path("/run/systemd/nspawn-root"))
     made = [p for p in nspawn_dirs if not p.exists()]
     argv = [
@@ -392,6 +395,7 @@ def boot_probe(results: Path) -> dict[str, str]:
         "--private-network", "--directory=/", f"--bind={results}:/results",
         f"--bind-ro={here / 'probe.service'}:/etc/systemd/system/probe.service",
         f"--bind-ro={here / 'watchdog.conf'}:/etc/systemd/system/standfast.service.d/test.conf",
+        *(f"--bind-ro={here / u}:/etc/systemd/system/{u}" for u in units),
         "--boot", "systemd.unit=basic.target", "systemd.wants=probe.service",
         # No first-boot questions, no wait for a network the container does not have.
         "systemd.firstboot=off", "systemd.mask=systemd-networkd-wait-online.service",
@@ -438,6 +442,32 @@ def test_units_under_systemd(installed: Build, tmp_path: Path) -> None:
     assert got["witness_mount_ns"] == "private"
     assert got["witness_restarts"] == "0"
     assert got["witness_stop_rc"] == "0"
+
+
+def test_systemd_kit_under_systemd(installed: Build, tmp_path: Path) -> None:
+    """The systemd kit managing a real unit under the real service manager: refusals
+    create nothing, create disables the unit at boot and starts it, out/in service stop
+    and start it, a killed application is seen failed and restarted in place, delete
+    leaves it stopped."""
+    got = boot_probe(tmp_path / "results", "kit_probe.sh", ("sf-demo.service",))
+    cli = (tmp_path / "results/cli.txt").read_text()
+    journal = (tmp_path / "results/journal.txt").read_text()
+    assert got.get("done") == "yes", got
+    assert got["start_rc"] == "0", journal
+    assert got["missing_rc"] == "1" and "195103" in cli, cli
+    assert got["bad_name_rc"] == "1" and "195102" in cli, cli
+    assert got["enabled_before"] == "enabled"
+    assert got["create_rc"] == "0", cli + journal
+    assert got["enabled_after"] == "disabled" and "195106" in cli, cli
+    assert (got["active_after_create"], got["state_after_create"]) == ("active", "ISP"), got
+    assert (got["oos_rc"], got["active_after_oos"]) == ("0", "inactive"), cli
+    assert (got["is_rc"], got["active_after_is"]) == ("0", "active"), cli
+    assert got["failed_seen"] == "failed", got
+    assert (got["active_after_kill"], got["new_pid"]) == ("active", "yes"), journal
+    assert got["state_after_kill"] == "ISP", journal
+    assert "195105" in journal, journal  # the check's finding, logged
+    assert got["delete_rc"] == "0", cli
+    assert (got["state_after_delete"], got["active_after_delete"]) == ("none", "inactive")
 
 
 def test_purge_leaves_nothing_behind(installed: Build) -> None:

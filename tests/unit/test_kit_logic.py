@@ -59,9 +59,9 @@ def test_edit_keeps_base_and_refuses_immutable() -> None:
 
 
 def test_registry() -> None:
-    assert set(KITS) == {"app", "nas", "filesys", "ip", "ocf"}
+    assert set(KITS) == {"app", "nas", "filesys", "ip", "ocf", "systemd"}
     with pytest.raises(StandfastError) as exc:
-        get_kit("systemd")
+        get_kit("launchd")
     assert exc.value.code == "190010"
     for kit in KITS.values():
         names = [p.name for p in kit.schema]

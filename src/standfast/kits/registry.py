@@ -7,10 +7,11 @@ from standfast.kits.base import Kit
 from standfast.kits.ip import IpKit
 from standfast.kits.nas import FilesysKit, NasDeviceKit
 from standfast.kits.ocf import OcfKit
+from standfast.kits.systemd import SystemdKit
 from standfast.messages import StandfastError
 
 KITS: dict[str, Kit] = {
-    k.name: k for k in (AppKit(), NasDeviceKit(), FilesysKit(), IpKit(), OcfKit())
+    k.name: k for k in (AppKit(), NasDeviceKit(), FilesysKit(), IpKit(), OcfKit(), SystemdKit())
 }
 
 

@@ -69,6 +69,7 @@ def _catalogue() -> dict[str, MessageDef]:
     from standfast.messages.ocf_codes import OCF_MESSAGES
     from standfast.messages.own import OWN_MESSAGES
     from standfast.messages.quorum_codes import QUORUM_MESSAGES
+    from standfast.messages.systemd_codes import SYSTEMD_MESSAGES
 
     table: dict[str, MessageDef] = {}
     for m in (
@@ -85,6 +86,7 @@ def _catalogue() -> dict[str, MessageDef]:
         *OCF_MESSAGES,
         *HISTORY_MESSAGES,
         *MODE_MESSAGES,
+        *SYSTEMD_MESSAGES,
     ):
         if m.code in table:
             raise RuntimeError(f"duplicate message code {m.code}")
