@@ -280,3 +280,38 @@ def test_the_docs_example_is_valid_and_gives_the_stdin_shown() -> None:
     plan = fence_plan("server1", config) if config else None
     shown = section.split("stdin:\n\n```\n", 1)[1].split("```", 1)[0]
     assert plan is not None and plan.stdin is not None and plan.stdin.decode() == shown
+
+
+@pytest.mark.parametrize(
+    ("argv", "secrets"),
+    [
+        (["/usr/sbin/fence_ipmilan", "-a", "10.0.9.2", "-l", "admin", "-p", SECRET], (SECRET,)),
+        (["fence_apc", "--ip", "pdu1", "--password", SECRET, "--plug", "{server}"], (SECRET,)),
+        (["fence_x", f"--password={SECRET}", "--api-key", "k-123"], (SECRET, "k-123")),
+        (["fence_ipmilan", "-P", "-a", "h", "-S", "/usr/local/bin/pw"], ()),  # lanplus
+        (["/usr/local/sbin/fence-ipmi", "{server}"], ()),
+        (["fence_x", "-p"], ()),  # nothing after it
+    ],
+)
+def test_secrets_in_the_command_form(argv: list[str], secrets: tuple[str, ...]) -> None:
+    assert fa.command_secrets(argv) == secrets
+    shown = fa.public_command(argv)
+    assert len(shown) == len(argv)
+    assert not any(s in " ".join(shown) for s in secrets)
+
+
+def test_the_command_form_is_masked_in_cluster_show_and_in_the_fence_result(
+    tmp_path: Path,
+) -> None:
+    command = ["/bin/sh", "-c", 'echo "login failed for $1"; exit 1', "fence", "-p", SECRET]
+    section = {"command": command, "per_server": {"s1": ["/bin/x", "--password", SECRET]}}
+    shown = fa.public_fencing(section)
+    assert SECRET not in json.dumps(shown)
+    assert shown["command"] == [*command[:-1], "***"]
+    assert shown["per_server"] == {"s1": ["/bin/x", "--password", "***"]}
+    plan = fence_plan("s2", FenceConfig(command=tuple(command), timeout=5, attempts=1))
+    assert plan is not None and plan.secrets == (SECRET,)
+    result = power.fence(plan)
+    assert not result.ok
+    everything = result.output + result.detail + repr(result.history)
+    assert SECRET not in everything and "***" in everything

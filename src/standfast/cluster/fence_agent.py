@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 from standfast.messages import StandfastError
@@ -136,16 +136,56 @@ def public(params: Mapping[str, object]) -> dict[str, object]:
     return {k: MASK if is_secret(str(k)) else v for k, v in params.items()}
 
 
+#: Short options that carry a password in the fence agents' own command line
+#: (``fence_ipmilan -p PASSWORD``, ``-P`` is lanplus, not a secret).
+SECRET_SHORT_OPTIONS: Final = frozenset({"-p"})
+
+
+def command_secrets(argv: Sequence[str]) -> tuple[str, ...]:
+    """The secret values inside a fence *command* (the argv form): the argument after
+    ``-p`` or after a long option whose name holds a secret marker (``--password X``,
+    ``--api-key X``), and the value of ``--password=X``. Longest first. Pure."""
+    found: set[str] = set()
+    for i, arg in enumerate(argv):
+        name, eq, value = arg.partition("=")
+        if arg.startswith("--") and is_secret(name[2:]):
+            if eq:
+                found.add(value)
+            elif i + 1 < len(argv):
+                found.add(argv[i + 1])
+        elif arg in SECRET_SHORT_OPTIONS and i + 1 < len(argv):
+            found.add(argv[i + 1])
+    return tuple(sorted((v for v in found if v), key=len, reverse=True))
+
+
+def public_command(argv: Sequence[str]) -> list[str]:
+    """A fence command as people may see it: its secrets (:func:`command_secrets`)
+    replaced by ``***``."""
+    secrets = command_secrets(argv)
+    return [mask(arg, secrets) for arg in argv]
+
+
 def public_fencing(fencing: Mapping[str, object]) -> dict[str, object]:
     """A ``fencing`` section as people may see it: agent parameters masked, common and
-    per server (command templates are shown as they are)."""
+    per server, and the secrets inside command templates (``-p``, ``--password``)."""
     out = dict(fencing)
     params = out.get("parameters")
     if isinstance(params, Mapping):
         out["parameters"] = public(params)
+    for key in ("command", "confirm_command"):
+        value = out.get(key)
+        if isinstance(value, list | tuple):
+            out[key] = public_command([str(a) for a in value])
     per = out.get("per_server")
     if isinstance(per, Mapping):
-        out["per_server"] = {s: public(v) if isinstance(v, Mapping) else v for s, v in per.items()}
+        out["per_server"] = {
+            s: public(v)
+            if isinstance(v, Mapping)
+            else public_command([str(a) for a in v])
+            if isinstance(v, list | tuple)
+            else v
+            for s, v in per.items()
+        }
     return out
 
 

@@ -195,14 +195,18 @@ def fence_plan(server: str, config: FenceConfig) -> FencePlan | None:
     if config.agent is not None:
         return _agent_plan(server, config)
     confirm = config.confirm_command
+    argv = expand(template, server)
+    confirm_argv = None if confirm is None else expand(confirm, server)
     return FencePlan(
         target=server,
-        argv=expand(template, server),
+        argv=argv,
         timeout=config.timeout,
         attempts=config.attempts,
         retry_delay=config.retry_delay,
-        confirm_argv=None if confirm is None else expand(confirm, server),
+        confirm_argv=confirm_argv,
         confirm_timeout=config.confirm_timeout,
+        # A password on the command line is masked in every log line and result.
+        secrets=fa.command_secrets((*argv, *(confirm_argv or ()))),
     )
 
 

@@ -205,10 +205,11 @@ def _describe(result: CommandResult) -> str:
 def _masked(result: CommandResult, secrets: tuple[str, ...]) -> CommandResult:
     """``result`` with every secret in its output replaced by ``***`` (an agent may
     echo its input, e.g. fence-agents' "Ignoring unknown option 'passwd=...'")."""
-    out, err = result.stdout, result.stderr
+    out, err, argv = result.stdout, result.stderr, result.argv
     for value in secrets:
         out, err = out.replace(value, "***"), err.replace(value, "***")
-    return replace(result, stdout=out, stderr=err)
+        argv = tuple(a.replace(value, "***") for a in argv)
+    return replace(result, stdout=out, stderr=err, argv=argv)
 
 
 def _attempts(plan: FencePlan, env: dict[str, str]) -> list[CommandResult]:
