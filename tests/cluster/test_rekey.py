@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from standfast.cluster.auth import Sealer
-from standfast.cluster.keyring import fingerprint, load_keys
+from standfast.cluster.keyring import fingerprint, load_keys, new_key, write_keys
 from standfast.lab.netns import NetCluster, dump, net_cluster
 from tests.cluster.test_failover import DEFAULTS, make_app
 
@@ -144,5 +144,34 @@ def test_sighup_with_a_bad_key_file_keeps_the_keys(cluster3: NetCluster) -> None
     path.write_bytes(good)
     os.kill(c.pid("server3"), signal.SIGHUP)
     wait_until("191022 logged", lambda: "191022" in log.read_text(errors="replace"), 5)
+    time.sleep(1.0)
+    assert all(all_alive(c, s) for s in c.servers), dump(c)
+
+
+def test_a_rotation_under_way_is_refused_then_finished(cluster3: NetCluster) -> None:
+    """A server that already accepts two keys (here: an operator's own rotation, begun
+    by hand on server3) refuses a new rotation; nothing is left behind elsewhere, and
+    ``--finish`` brings every server back to one key, the one server1 seals with."""
+    c = cluster3
+    time.sleep(c.settle_seconds())
+    old = key_files(c)
+    (current,) = old["server1"]
+    extra = new_key()
+    write_keys(c.servers["server3"].home / "lib" / "cluster.key", [current, extra])
+    os.kill(c.pid("server3"), signal.SIGHUP)
+    log = c.servers["server3"].log_file
+    wait_until("server3 took both keys", lambda: "191022" in log.read_text(errors="replace"), 5)
+
+    r = c.cli("server1", "cluster", "rekey", check=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "191021" in r.stderr and "server3" in r.stderr and "191024" in r.stderr, r.stderr
+    now = key_files(c)
+    assert now["server1"] == now["server2"] == [current], "the new key was taken back"
+    assert now["server3"] == [current, extra]
+    assert all(all_alive(c, s) for s in c.servers), dump(c)
+
+    r = c.cli("server1", "cluster", "rekey", "--finish", check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert key_files(c) == {name: [current] for name in c.servers}
     time.sleep(1.0)
     assert all(all_alive(c, s) for s in c.servers), dump(c)

@@ -4,12 +4,14 @@ For every generated input, whatever its shape: the daemon answers (never a 5xx, 
 a dropped connection), a refusal carries a six-digit catalogue code, a refusal changes
 nothing (the configuration's version and digest are those from before), and at the end
 the daemon still answers and its output holds no traceback. The counts of inputs tried
-are printed per endpoint (``-s``) for the closing notes.
+are printed per endpoint (``-s``); ``STANDFAST_FUZZ_EXAMPLES=N`` sets the examples per
+test (40 on every CI run; more for a soak).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -27,8 +29,10 @@ pytestmark = pytest.mark.daemon
 
 CODE = re.compile(r"^\d{6}$")
 TRIED: Counter[str] = Counter()
+#: Examples per test: a few dozen on every CI run; a soak sets STANDFAST_FUZZ_EXAMPLES.
+EXAMPLES = int(os.environ.get("STANDFAST_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(
-    max_examples=150,
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

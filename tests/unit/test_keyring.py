@@ -116,7 +116,6 @@ def test_key_file_loose_mode_refused(tmp_path: Path) -> None:
         ([K1], "add", [K1, K2]),
         ([K1, K2], "add", [K1, K2]),  # again: nothing more
         ([K2, K1], "add", [K2, K1]),  # a server already further on
-        ([K1, K3], "add", [K1, K3, K2]),  # a stopped rotation's key is kept
         ([K1, K2], "use", [K2, K1]),
         ([K2, K1], "use", [K2, K1]),
         ([K1, K3, K2], "use", [K2, K1, K3]),
@@ -137,12 +136,23 @@ def test_next_keys(keys: list[bytes], step: str, after: list[bytes]) -> None:
         ([K1], "use", ValueError),  # not added here first
         ([K1, K2], "drop", ValueError),  # does not seal with it yet
         ([K1], "jump", ValueError),
-        ([K1, K3, new_key(), new_key()], "add", OverflowError),
+        ([K1, K3], "add", OverflowError),  # another rotation under way: finish it first
+        ([K3, K1], "add", OverflowError),
     ],
 )
 def test_next_keys_refusals(keys: list[bytes], step: str, error: type[Exception]) -> None:
     with pytest.raises(error):
         next_keys(keys, step, K2)
+
+
+def test_finish_completes_a_rotation_that_stopped_half_way() -> None:
+    # K3's rotation stopped during "use": server a seals with K3, b and c not yet.
+    servers = {"a": [K3, K1], "b": [K1, K3], "c": [K1, K3]}
+    new = servers["a"][0]  # finish: to the key the coordinator seals with
+    for step in ("add", "use", "drop"):
+        for name in servers:
+            servers[name] = next_keys(servers[name], step, new)
+    assert all(keys == [K3] for keys in servers.values())
 
 
 def test_every_step_keeps_every_pair_of_servers_talking() -> None:

@@ -22,7 +22,9 @@ Contracts:
   command again (or ``finish``) completes it.
 - Each step is idempotent on a server: repeating it changes nothing more.
 - ``finish`` completes a rotation that stopped half-way, to the key this server seals
-  with now. 191024 when a server already holds MAX_KEYS keys (finish first).
+  with now. A new rotation is refused with 191024 on a server that already accepts
+  two keys (another rotation under way, or one that stopped): two at once could leave
+  two servers without a key in common.
 - The key itself travels only inside the encrypted peer channel and is never logged
   or returned; messages and the result show fingerprints.
 """
@@ -38,7 +40,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from standfast.cluster.keyring import (
-    MAX_KEYS,
     MIN_KEY_BYTES,
     KeyFileError,
     KeyRing,
@@ -69,7 +70,9 @@ def next_keys(keys: Sequence[bytes], step: str, new: bytes) -> list[bytes]:
     if step == "add":
         if new in keys:
             return keys
-        if len(keys) >= MAX_KEYS:
+        if len(keys) > 1:
+            # Another rotation is under way (or stopped half-way): two at once could
+            # leave two servers with no key in common; --finish completes that one.
             raise OverflowError(str(len(keys)))
         return [*keys, new]
     if step == "use":

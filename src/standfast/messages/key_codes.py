@@ -30,9 +30,11 @@ KEY_MESSAGES: tuple[MessageDef, ...] = (
         'Cluster key rotation stopped at step "{step}" on server {server}: {reason}',
         'クラスタ鍵の変更はサーバ {server} の手順 "{step}" で止まりました: {reason}',
         action_en="Every server still accepts every key it had, so the cluster keeps"
-        " talking; once that server answers, run standfast cluster rekey again.",
+        " talking; once that server answers, run standfast cluster rekey again (after a"
+        " failure in step add) or standfast cluster rekey --finish (after a later step).",
         action_ja="各サーバはそれまでの鍵をすべて受け付けるため、クラスタの通信は続きます。"
-        "そのサーバが応答したら standfast cluster rekey をもう一度実行してください。",
+        "そのサーバが応答したら、手順 add での失敗なら standfast cluster rekey を、"
+        "それ以降なら standfast cluster rekey --finish を実行してください。",
     ),
     MessageDef(
         "191022",
@@ -54,8 +56,10 @@ KEY_MESSAGES: tuple[MessageDef, ...] = (
         _ERR,
         "Server {server} already accepts {keys} keys: a rotation is under way",
         "サーバ {server} は既に {keys} 個の鍵を受け付けています: 鍵の変更が進行中です",
-        action_en="Run standfast cluster rekey --finish to end the rotation under way first.",
-        action_ja="先に standfast cluster rekey --finish で進行中の変更を完了してください。",
+        action_en="Let the rotation under way end, or complete a stopped one with"
+        " standfast cluster rekey --finish.",
+        action_ja="進行中の変更の終了を待つか、止まった変更を standfast cluster rekey"
+        " --finish で完了してください。",
     ),
     MessageDef(
         "191025",
