@@ -35,6 +35,7 @@ from typing import Any
 import pytest
 
 from standfast.lab.cluster_vm import (
+    MOUNT_OPTIONS,
     VmCluster,
     WriterLine,
     writer_overlaps,
@@ -495,3 +496,39 @@ def test_delete_while_the_primary_is_down_cleans_its_host_when_it_returns(
     events = [e for e in cl.events("server1") if e["kind"] == "cleaned_up"]
     assert {e["tag"] for e in events} >= {tag}, events
     assert cl.nfs_mounted("server1", mp) is None and source
+
+
+# ---------------------------------------------------------------------- OCF Filesystem
+
+
+def test_ocf_filesystem_agent_fails_over_like_the_nas_kit(cl: VmCluster) -> None:
+    """Pacemaker's own ``ocf:heartbeat:Filesystem`` (Debian's resource-agents) mounting
+    the NAS export in the guests through the ocf kit: in service on server1, extended to
+    server2, mounted there after server1's power cut; the time is printed beside the NAS
+    kit's (test_crash_fails_over_with_data)."""
+    mp, tag = "/mnt/ocf", "ocffs"
+    source = cl.nas_source()
+    ok(
+        cl, "server1", "resource", "create", "--kit", "ocf",
+        "--agent", "ocf:heartbeat:Filesystem", "--tag", tag,
+        "--prop", f"device={source}", "--prop", f"directory={mp}",
+        "--prop", "fstype=nfs", "--prop", f"options={MOUNT_OPTIONS}",
+    )  # fmt: skip
+    cl.wait_state("server1", tag, "ISP", 60)
+    assert cl.nfs_mounted("server1", mp) == source
+    ok(cl, "server1", "resource", "extend", tag, "--target", "server2")
+    cl.wait_state("server2", tag, "OSU", 60)
+    assert cl.nfs_mounted("server2", mp) is None
+    crash_at = time.time()
+    cl.lab.crash("server1")
+    took = wait_for(lambda: cl.nfs_mounted("server2", mp) == source, 90, "mounted on server2", 0.2)
+    cl.wait_state("server2", tag, "ISP", 30)
+    events = failover_events(cl, "server2", tag, crash_at - 1)
+    assert events and events[-1]["data"]["from"] == "server1", cl.events("server2")[-5:]
+    print(f"ocf:heartbeat:Filesystem: power cut -> export mounted on server2 in {took:.1f} s")
+    cl.restart_server("server1")
+    cl.wait_state("server1", tag, "OSU", 60)
+    assert cl.nfs_mounted("server1", mp) is None
+    ok(cl, "server2", "resource", "out-of-service", tag)
+    assert cl.nfs_mounted("server2", mp) is None
+    ok(cl, "server2", "resource", "delete", tag)
