@@ -36,6 +36,7 @@ import pytest
 
 from standfast.lab.cluster_vm import (
     MOUNT_OPTIONS,
+    ClusterError,
     VmCluster,
     WriterLine,
     writer_overlaps,
@@ -365,10 +366,13 @@ def test_hung_nas_detected_in_bound_daemon_responsive_ends_out_of_service(
         answers: list[float] = []
 
         def poll_status() -> None:
+            # The daemon's own answer time, measured in the guest: what the lab's
+            # control channel and a TCG guest's interpreter start add is not its.
             while not stop.is_set():
-                t0 = time.monotonic()
-                cl.status("server2", timeout=10)
-                answers.append(time.monotonic() - t0)
+                try:
+                    answers.append(cl.answer_seconds("server2", timeout=10))
+                except ClusterError:
+                    answers.append(10.0)
                 time.sleep(0.5)
 
         poller = threading.Thread(target=poll_status, daemon=True)
@@ -393,9 +397,8 @@ def test_hung_nas_detected_in_bound_daemon_responsive_ends_out_of_service(
         stop.set()
         poller.join(30)
         slowest = max(answers, default=0.0)
-        print(f"status answered {len(answers)} times during the hang, slowest {slowest:.1f} s")
-        assert answers and slowest < 5.0
-        assert cl.nfs_mounted("server2", MP) is None, "the hung mount must be gone"
+        print(f"status answered {len(answers)} times during the hang, slowest {slowest:.2f} s")
+        unmounted = cl.nfs_mounted("server2", MP) is None
         print("states:", cl.states("server1"), cl.states("server2"))
     finally:
         cl.lab.resume_nas()
@@ -409,6 +412,9 @@ def test_hung_nas_detected_in_bound_daemon_responsive_ends_out_of_service(
     wait_writer_on(cl, holder, time.time())
     assert cl.where(WRITER) == [holder]
     assert writer_overlaps(writer_lines(cl)) == []
+    # Checked last, so that the cluster is whole again for the next scenarios.
+    assert answers and slowest < 5.0, answers
+    assert unmounted, "the hung mount must be gone"
 
 
 # ---------------------------------------------------------------------- 9. observer, delete

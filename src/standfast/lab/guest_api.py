@@ -6,8 +6,10 @@ states quickly (a guest imports the full CLI in about 3 s, this in well under 1 
 
 usage: guest_api.py METHOD PATH [SOCKET] [TIMEOUT]   (a JSON body on stdin for POST)
 
-Prints one JSON object ``{"status": HTTP status, "body": decoded body}``; exits 0
-when the daemon answered (whatever the status), 2 when it could not be reached.
+Prints one JSON object ``{"status": HTTP status, "body": decoded body, "seconds": time
+from connect to the last byte of the answer}`` (the daemon's own latency, without this
+interpreter's start or the lab's control channel); exits 0 when the daemon answered
+(whatever the status), 2 when it could not be reached.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import http.client
 import json
 import socket
 import sys
+import time
 
 DEFAULT_SOCKET = "/run/standfast/standfast.sock"
 
@@ -41,11 +44,13 @@ def main(argv: list[str]) -> int:
     timeout = float(argv[3]) if len(argv) > 3 else 10.0
     body = sys.stdin.read() if method != "GET" else None
     conn = _UnixConnection(sock_path, timeout)
+    started = time.monotonic()
     try:
         headers = {"Content-Type": "application/json"} if body else {}
         conn.request(method, path, body=body or None, headers=headers)
         resp = conn.getresponse()
         raw = resp.read()
+        seconds = time.monotonic() - started
     except OSError as exc:
         print(json.dumps({"status": None, "error": str(exc)}))
         return 2
@@ -55,7 +60,7 @@ def main(argv: list[str]) -> int:
         decoded: object = json.loads(raw)
     except ValueError:
         decoded = raw.decode("utf-8", errors="replace")
-    print(json.dumps({"status": resp.status, "body": decoded}))
+    print(json.dumps({"status": resp.status, "body": decoded, "seconds": round(seconds, 4)}))
     return 0
 
 

@@ -77,6 +77,23 @@ class GuestOps:
             return None, r.stdout
         return reply.get("status"), reply.get("body", reply.get("error"))
 
+    def answer_seconds(self, server: str, path: str = "/v1/status", timeout: float = 10.0) -> float:
+        """How long *server*'s daemon took to answer ``GET path``, timed inside the
+        guest from connect to the last byte (no interpreter start, no control channel);
+        raises ClusterError when it did not answer."""
+        r = self.lab.exec(
+            server,
+            [GUEST_PYTHON, "-I", GUEST_API, "GET", path, SOCKET, f"{timeout:g}"],
+            timeout=timeout + 10.0,
+        )
+        try:
+            reply = json.loads(r.stdout)
+            return float(reply["seconds"])
+        except (ValueError, KeyError, TypeError):
+            raise ClusterError(
+                f"{server}: no answer to GET {path}: {r.stderr.strip() or r}"
+            ) from None
+
     def status(self, server: str, timeout: float = 10.0) -> dict[str, Any]:
         code, body = self.api(server, "GET", "/v1/status", timeout=timeout)
         if code != 200 or not isinstance(body, dict):
