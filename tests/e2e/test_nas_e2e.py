@@ -519,6 +519,8 @@ def test_ocf_filesystem_agent_fails_over_like_the_nas_kit(cl: VmCluster) -> None
         "--agent", "ocf:heartbeat:Filesystem", "--tag", tag,
         "--prop", f"device={source}", "--prop", f"directory={mp}",
         "--prop", "fstype=nfs", "--prop", f"options={MOUNT_OPTIONS}",
+        # The agent advises 5 s for validate-all: a TCG guest runs its shell slower.
+        "--prop", "timeout_validate=30",
     )  # fmt: skip
     cl.wait_state("server1", tag, "ISP", 60)
     assert cl.nfs_mounted("server1", mp) == source

@@ -56,9 +56,17 @@ KIT_SPECS: tuple[PropertySpec, ...] = (
     PropertySpec(
         "timeout_monitor", "float", "Seconds for monitor (default: the agent's)", minimum=0.1
     ),
+    PropertySpec(
+        "timeout_validate", "float", "Seconds for validate-all (default: the agent's)", minimum=0.1
+    ),
 )
 _KIT_NAMES = frozenset(s.name for s in KIT_SPECS)
-_ACTION_PROP = {"start": "timeout_start", "stop": "timeout_stop", "monitor": "timeout_monitor"}
+_ACTION_PROP = {
+    "start": "timeout_start",
+    "stop": "timeout_stop",
+    "monitor": "timeout_monitor",
+    "validate-all": "timeout_validate",
+}
 
 
 @dataclass(frozen=True)
