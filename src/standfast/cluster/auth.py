@@ -59,6 +59,7 @@ from standfast.cluster.keyring import (
     load_key,
     load_keys,
 )
+from standfast.messages.codes import FORGED_MESSAGE, WRONG_PROTOCOL
 
 JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
 JSONObject: TypeAlias = dict[str, JSONValue]
@@ -135,6 +136,31 @@ class Envelope:
     timestamp: float
     body: JSONObject = field(default_factory=dict)
     version: int = PROTOCOL_VERSION
+
+
+#: What ``open_sealed`` refuses with (Replayed and Stale come only from a guard).
+OPEN_REFUSALS = (BadSignature, Malformed, WrongCluster, Misdirected)
+
+#: The receivers' names for a refused message (their counters' keys).
+DROP_FORGED = "forged"
+DROP_MALFORMED = "malformed"
+DROP_WRONG_VERSION = "wrong_version"
+DROP_WRONG_CLUSTER = "wrong_cluster"
+DROP_MISDIRECTED = "misdirected"
+
+
+def refusal(exc: AuthError) -> tuple[str, str]:
+    """(drop reason, catalogue code) a receiver counts and logs for a message that
+    ``open_sealed`` refused with ``exc`` (one of OPEN_REFUSALS). Pure."""
+    if isinstance(exc, WrongVersion):  # before Malformed, its base
+        return DROP_WRONG_VERSION, WRONG_PROTOCOL
+    if isinstance(exc, BadSignature):
+        return DROP_FORGED, FORGED_MESSAGE
+    if isinstance(exc, WrongCluster):
+        return DROP_WRONG_CLUSTER, FORGED_MESSAGE
+    if isinstance(exc, Misdirected):
+        return DROP_MISDIRECTED, FORGED_MESSAGE
+    return DROP_MALFORMED, FORGED_MESSAGE
 
 
 def _check_name(what: str, value: object) -> str:
@@ -423,6 +449,7 @@ class ReplayGuard:
 __all__ = [
     "BROADCAST",
     "MIN_KEY_BYTES",
+    "OPEN_REFUSALS",
     "PROTOCOL_VERSION",
     "AuthError",
     "BadSignature",
@@ -447,5 +474,6 @@ __all__ = [
     "load_keys",
     "new_boot_id",
     "open_sealed",
+    "refusal",
     "seal",
 ]

@@ -25,17 +25,20 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 
 from standfast.cluster.auth import (
-    BadSignature,
+    DROP_FORGED,
+    DROP_MALFORMED,
+    DROP_MISDIRECTED,
+    DROP_WRONG_CLUSTER,
+    DROP_WRONG_VERSION,
+    OPEN_REFUSALS,
     JSONObject,
     Malformed,
-    Misdirected,
     Replayed,
     ReplayGuard,
     Sealer,
     Stale,
-    WrongCluster,
-    WrongVersion,
     open_sealed,
+    refusal,
 )
 from standfast.cluster.comm_paths import CommPath, PathEvent, PathState, PathStatus, validate_paths
 from standfast.cluster.heartbeat_paths import Link, PathTable
@@ -48,7 +51,7 @@ from standfast.cluster.heartbeat_wire import (
     parse_heartbeat,
 )
 from standfast.cluster.keyring import ClusterKey
-from standfast.messages.codes import FORGED_MESSAGE, REPLAYED_MESSAGE, WRONG_PROTOCOL
+from standfast.messages.codes import FORGED_MESSAGE, REPLAYED_MESSAGE
 
 log = logging.getLogger("standfast.cluster")
 
@@ -60,11 +63,7 @@ STALL_GRACE = 0.02  # after a blocked event loop, read pending datagrams before 
 MAX_ROUND_TRIP = 60.0
 
 # Drop reasons, the keys of HeartbeatService.counters().
-DROP_FORGED = "forged"
-DROP_MALFORMED = "malformed"
-DROP_WRONG_VERSION = "wrong_version"
-DROP_WRONG_CLUSTER = "wrong_cluster"
-DROP_MISDIRECTED = "misdirected"
+# (forged, malformed, wrong version, wrong cluster, misdirected: cluster.auth.refusal)
 DROP_REPLAYED = "replayed"
 DROP_STALE = "stale"
 DROP_UNKNOWN_PATH = "unknown_path"
@@ -302,20 +301,8 @@ class HeartbeatService:
         self._count("received")
         try:
             envelope = open_sealed(self._key, data, cluster=self.cluster, receiver=self.local_name)
-        except BadSignature as exc:
-            self._drop(DROP_FORGED, FORGED_MESSAGE, source, exc)
-            return
-        except WrongVersion as exc:
-            self._drop(DROP_WRONG_VERSION, WRONG_PROTOCOL, source, exc)
-            return
-        except Malformed as exc:
-            self._drop(DROP_MALFORMED, FORGED_MESSAGE, source, exc)
-            return
-        except WrongCluster as exc:
-            self._drop(DROP_WRONG_CLUSTER, FORGED_MESSAGE, source, exc)
-            return
-        except Misdirected as exc:
-            self._drop(DROP_MISDIRECTED, FORGED_MESSAGE, source, exc)
+        except OPEN_REFUSALS as exc:
+            self._drop(*refusal(exc), source, exc)
             return
         if envelope.msg_type != HEARTBEAT_TYPE:
             self._drop(DROP_UNEXPECTED_TYPE, FORGED_MESSAGE, source, envelope.msg_type)

@@ -35,17 +35,19 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from standfast.cluster.auth import (
-    BadSignature,
+    DROP_FORGED,
+    DROP_MALFORMED,
+    DROP_MISDIRECTED,
+    DROP_WRONG_CLUSTER,
+    DROP_WRONG_VERSION,
+    OPEN_REFUSALS,
     Envelope,
     JSONObject,
-    Malformed,
-    Misdirected,
     Replayed,
     ReplayGuard,
     Sealer,
     Stale,
-    WrongCluster,
-    WrongVersion,
+    refusal,
 )
 from standfast.cluster.keyring import ClusterKey
 from standfast.cluster.peer_errors import REQUEST_FAILED, REQUEST_TIMED_OUT
@@ -69,7 +71,7 @@ from standfast.host.connections import (
     peer_connection_limit,
 )
 from standfast.messages import StandfastError
-from standfast.messages.codes import FORGED_MESSAGE, REPLAYED_MESSAGE, WRONG_PROTOCOL
+from standfast.messages.codes import FORGED_MESSAGE, REPLAYED_MESSAGE
 
 log = logging.getLogger("standfast.cluster")
 
@@ -85,11 +87,7 @@ LOG_EVERY: Final = 10.0
 Handler = Callable[[str, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 # Drop reasons, the keys of PeerServer.counters().
-DROP_FORGED = "forged"
-DROP_MALFORMED = "malformed"
-DROP_WRONG_VERSION = "wrong_version"
-DROP_WRONG_CLUSTER = "wrong_cluster"
-DROP_MISDIRECTED = "misdirected"
+# (forged, malformed, wrong version, wrong cluster, misdirected: cluster.auth.refusal)
 DROP_NOT_REQUEST = "not_request"
 DROP_REPLAYED = "replayed"
 DROP_STALE = "stale"
@@ -321,20 +319,9 @@ class PeerServer:
     def _authenticate(self, data: bytes, source: str, path: str) -> Envelope | None:
         try:
             envelope = open_frame(self._key, self.cluster, self.local_name, data)
-        except BadSignature as exc:
-            self._drop(DROP_FORGED, FORGED_MESSAGE, path, source, exc)
-            return None
-        except WrongVersion as exc:
-            self._drop(DROP_WRONG_VERSION, WRONG_PROTOCOL, path, source, exc)
-            return None
-        except Malformed as exc:
-            self._drop(DROP_MALFORMED, FORGED_MESSAGE, path, source, exc)
-            return None
-        except WrongCluster as exc:
-            self._drop(DROP_WRONG_CLUSTER, FORGED_MESSAGE, path, source, exc)
-            return None
-        except Misdirected as exc:
-            self._drop(DROP_MISDIRECTED, FORGED_MESSAGE, path, source, exc)
+        except OPEN_REFUSALS as exc:
+            reason, code = refusal(exc)
+            self._drop(reason, code, path, source, exc)
             return None
         # Authentic, but perhaps another protocol's message replayed at us (a reply, a
         # heartbeat): refuse it before it can touch the replay guard's state.
