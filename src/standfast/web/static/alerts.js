@@ -1,6 +1,7 @@
 // The alerts page (docs/alerts.md): who is told what happened. Every role sees the
 // recipients (the server masks their secrets); an administrator adds and removes them
 // and sends a test alert, whose result is shown per recipient.
+import { $, el } from "./dom.js";
 import { api } from "./api.js";
 import { t } from "./i18n.js";
 
@@ -17,20 +18,6 @@ const FIELDS = {
 };
 
 let env = null;
-
-const $ = (sel, root = document) => root.querySelector(sel);
-const el = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
-  return e;
-};
 
 export function initAlerts(e) {
   env = e;

@@ -1,24 +1,10 @@
 // Standfast console: login, live status (server-sent events), tree, table, timeline, chart.
+import { $, el } from "./dom.js";
 import { api, login, logout, onUnauthorized, setToken } from "./api.js";
 import { applyI18n, currentLang, loadLang, pickLang, setLang, t } from "./i18n.js";
 import { icon, stateIcon } from "./icons.js";
 import { initAlerts, openAlerts } from "./alerts.js";
 import { initWizards, openWizard } from "./wizards.js";
-
-const $ = (sel, root = document) => root.querySelector(sel);
-const el = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else if (k.startsWith("data-")) e.setAttribute(k, v);
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v);
-  }
-  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
-  return e;
-};
 
 export const state = {
   me: null, // {user, role, server}

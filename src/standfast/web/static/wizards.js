@@ -1,26 +1,13 @@
 // The wizards of the reference guide's chapter 5: create, delete, extend, unextend,
 // dependencies, in service, out of service, properties. Each step may ask the server to
 // validate; a catalogue error is shown next to the field it is about.
+import { $, el } from "./dom.js";
 import { api } from "./api.js";
 import { t } from "./i18n.js";
 
 let env = null;
 let current = null;
 let kitsCache = null;
-
-const $ = (sel, root = document) => root.querySelector(sel);
-const el = (tag, attrs = {}, ...kids) => {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === "class") e.className = v;
-    else if (k === "text") e.textContent = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? "" : v);
-  }
-  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) e.append(kid);
-  return e;
-};
 
 // Which field a catalogue code is about (first one present in the wizard wins).
 const TAG_FIELDS = ["root_tag", "target_tag", "tag"];
