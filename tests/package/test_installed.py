@@ -10,9 +10,9 @@ import base64
 import json
 import os
 import re
+import secrets
 import select
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,11 +33,14 @@ from tests.package.conftest import (
     named_standfast,
     run,
 )
+from tests.package.nspawn import BRIDGE, boot_pair, boot_probe
+from tests.package.pair_gui import Account, look_at_unit
 
 pytestmark = pytest.mark.root
 
 
 UNITS = Path("/lib/systemd/system")
+UNIT = "sf-demo.service"  # the application unit of systemd/
 VENV = Path("/usr/lib/standfast/venv")
 LOG = Path("/var/log/standfast/standfast.log")
 #: Options that put a service in a mount namespace of its own, whose mounts then no
@@ -378,40 +381,6 @@ def test_bash_completion_completes_commands(installed: Build) -> None:
     assert r.stdout.splitlines() == ["cluster", "add-server check import init keygen rekey show"]
 
 
-def boot_probe(
-    results: Path, script: str = "probe.sh", units: tuple[str, ...] = ()
-) -> dict[str, str]:
-    """Boot the machine's own /usr as a systemd-nspawn container (a fresh, volatile
-    root; its own network with only loopback) and run systemd/``script`` in it, under
-    the real service manager (``units``: more unit files of systemd/ installed there);
-    its NAME=VALUE lines."""
-    here = Path(__file__).parent / "systemd"
-    results.mkdir()
-    shutil.copy(here / script, results / "probe.sh")
-    nspawn_dirs = (Path("/run/systemd/nspawn"), Path("/run/systemd/nspawn-root"))
-    made = [p for p in nspawn_dirs if not p.exists()]
-    argv = [
-        "systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "--volatile=yes",
-        "--private-network", "--directory=/", f"--bind={results}:/results",
-        f"--bind-ro={here / 'probe.service'}:/etc/systemd/system/probe.service",
-        f"--bind-ro={here / 'watchdog.conf'}:/etc/systemd/system/standfast.service.d/test.conf",
-        *(f"--bind-ro={here / u}:/etc/systemd/system/{u}" for u in units),
-        "--boot", "systemd.unit=basic.target", "systemd.wants=probe.service",
-        # No first-boot questions, no wait for a network the container does not have.
-        "systemd.firstboot=off", "systemd.mask=systemd-networkd-wait-online.service",
-    ]  # fmt: skip
-    try:
-        r = run(argv, timeout=240)
-    finally:
-        for p in made:  # nspawn's own runtime directories, empty once it ended
-            for sub in sorted(p.rglob("*"), reverse=True):
-                sub.rmdir()
-            p.rmdir()
-    out = results / "out"
-    assert out.exists(), r.stdout[-3000:] + r.stderr[-3000:]
-    return dict(line.split("=", 1) for line in out.read_text().splitlines())
-
-
 def test_units_under_systemd(installed: Build, tmp_path: Path) -> None:
     """The real service manager: readiness, watchdog restart, stop, the witness's
     sandbox. The daemon stays in the host's mount namespace; the witness does not."""
@@ -468,6 +437,53 @@ def test_systemd_kit_under_systemd(installed: Build, tmp_path: Path) -> None:
     assert "195105" in journal, journal  # the check's finding, logged
     assert got["delete_rc"] == "0", cli
     assert (got["state_after_delete"], got["active_after_delete"]) == ("none", "inactive")
+
+
+def test_systemd_unit_fails_over_between_two_systemd_hosts(
+    installed: Build, tmp_path: Path
+) -> None:
+    """Two containers under their own service managers, on a bridge of the test's own:
+    server1's unit made a systemd-kit resource and extended to server2; a power cut of
+    server1 (its PID 1 killed) and server2's systemd runs the unit, the cluster shows
+    it in service there. The extend is refused while the unit is enabled at boot on
+    server2 (195108) and succeeds once its administrator disabled it."""
+    acc = Account("sfgui", secrets.token_urlsafe(12))
+    seen: dict[str, str] = {}
+
+    def gui() -> None:
+        seen.update(look_at_unit(tmp_path, BRIDGE, "https://10.77.0.2:7443", acc, UNIT))
+
+    pair = boot_pair(tmp_path, gui_password=acc.password, while_up=gui)
+    s1, s2 = pair.server1, pair.server2
+    cli1 = (tmp_path / "server1/cli.txt").read_text() if s1 else pair.logs
+    assert s1.get("done") == "yes", (s1, pair.logs)
+    assert (s1["addr_rc"], s1["define_rc"], s1["start_rc"]) == ("0", "0", "0"), cli1
+    assert s1["sees_server2"] == "0", cli1
+    assert s1["create_rc"] == "0" and s1["enabled_after"] == "disabled", cli1
+    assert s1["extend_enabled_rc"] == "1" and "195108" in cli1, cli1
+    assert (s1["extend_rc"], s1["remote_copy"]) == ("0", "0"), cli1
+    assert (s1["active_here"], s1["holder_before"]) == ("active", "server1"), s1
+    journal2 = (tmp_path / "server2/journal.txt").read_text() if s2.get("done") else ""
+    assert s2.get("done") == "yes", (s2, pair.logs)
+    assert s2["start_rc"] == "0", journal2
+    assert s2["enabled_at_start"] == "enabled", s2
+    assert s2["active_before"] == "inactive", s2  # only server1 ran it before the cut
+    assert s2["active_after"] == "active", journal2
+    assert s2["enabled_here"] == "disabled"
+    assert (s2["state_here"], s2["holder_after"]) == ("0", "server2"), s2
+    assert s2["server1_alive"] == "no"
+    took = float(s2["active_at"]) - pair.crashed_at
+    print(f"power cut of server1 -> sf-demo.service active on server2: {took:.2f} s")
+    assert 0 < took < 60
+    events = json.loads((tmp_path / "server2/events.json").read_text())
+    text = json.dumps(events)
+    assert "sf-demo.service" in text and "server1" in text, text[-3000:]
+    # The GUI, from the host's Chromium: the unit in service on server2, its parameters.
+    assert s2["gui_account"] == "0", s2
+    assert (seen["server2"], seen["js_errors"]) == ("ISP", ""), seen
+    assert seen["server1"] != "ISP", seen
+    assert "systemd" in seen["summary"] and UNIT in seen["summary"], seen["summary"]
+    assert seen["restore_timeout"] == "90" or seen["restore_timeout"].startswith("90"), seen
 
 
 def test_purge_leaves_nothing_behind(installed: Build) -> None:

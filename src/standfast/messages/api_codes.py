@@ -79,6 +79,16 @@ API_MESSAGES: tuple[MessageDef, ...] = (
         "ユーザ{user}がログアウトしました",
     ),
     MessageDef(
+        "194010",
+        _ERR,
+        "Logins cannot be checked on this server: PAM is unavailable ({reason})",
+        "このサーバではログインを確認できません: PAM を利用できません ({reason})",
+        action_en="Install libpam (Debian: libpam0g) and make sure the dynamic loader"
+        " finds it (ldconfig); the local CLI still works as root.",
+        action_ja="libpam (Debian: libpam0g) をインストールし、動的ローダが見つけられる"
+        "ことを確認してください (ldconfig)。ローカルの CLI は root で引き続き使えます。",
+    ),
+    MessageDef(
         "194020",
         _ERR,
         "Permission denied: user {user} with role {role} may not {operation}",
@@ -273,6 +283,7 @@ API_FIELDS: dict[str, frozenset[str]] = {
     "194007": frozenset(),
     "194008": frozenset({"user", "role"}),
     "194009": frozenset({"user"}),
+    "194010": frozenset({"reason"}),
     "194020": frozenset({"user", "role", "operation"}),
     "194021": frozenset(),
     "194022": frozenset({"method", "path"}),

@@ -45,7 +45,8 @@ say active_after_is "$(show sf-demo.service ActiveState)"
 # The application dies behind the cluster's back: the quick check sees the unit
 # failed, local recovery restarts it.
 kill -KILL "$pid"
-wait_for test "$(show sf-demo.service ActiveState)" = failed
+is_failed() { [ "$(show sf-demo.service ActiveState)" = failed ]; }
+wait_for is_failed
 say failed_seen "$(show sf-demo.service ActiveState)"
 recovered() {
     new=$(show sf-demo.service MainPID)

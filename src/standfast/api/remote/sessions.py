@@ -12,6 +12,7 @@
 # which name closures, at run time.
 
 import contextlib
+import ctypes
 import grp
 import os
 import pwd
@@ -19,7 +20,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -32,6 +33,7 @@ Role = Literal["guest", "operator", "administrator"]
 ROLE_RANK: Mapping[str, int] = {"guest": 0, "operator": 1, "administrator": 2}
 # The only changes an operator may make (REQUIREMENTS 4: roles).
 OPERATOR_PATHS = frozenset({"/v1/in-service", "/v1/out-of-service"})
+PAM_SONAME = "libpam.so.0"
 COOKIE = "standfast_session"
 CSRF_HEADER = "x-standfast"
 
@@ -62,14 +64,27 @@ def may(role: str, needed: Role) -> bool:
 
 def pam_authenticate(user: str, password: str, service: str) -> bool:
     """True when PAM accepts the password and the account (not locked or expired).
-    Blocks (PAM may delay a failure): call it in a thread, with a deadline."""
-    import pamela
-
+    Blocks (PAM may delay a failure): call it in a thread, with a deadline. 194010
+    when PAM itself cannot be used here (no libpam)."""
+    pamela = _pamela()
     try:
         pamela.authenticate(user, password, service=service, resetcred=0)
     except pamela.PAMError:
         return False
     return True
+
+
+def _pamela() -> Any:
+    """pamela, with libpam loaded. pamela finds libpam through ldconfig's cache, which a
+    minimal or volatile root may lack; it then binds to no library and fails at import
+    (AttributeError: pam_strerror). Loading libpam by its soname first, into the
+    global scope, lets the dynamic loader's own search find it either way."""
+    try:
+        ctypes.CDLL(PAM_SONAME, mode=ctypes.RTLD_GLOBAL)
+        import pamela
+    except (OSError, AttributeError) as exc:
+        raise StandfastError("194010", reason=f"{PAM_SONAME}: {exc}") from None
+    return pamela
 
 
 def role_of(user: str, settings: RemoteSettings) -> Role | None:
