@@ -179,6 +179,14 @@ def test_admin_turns_hierarchy_maintenance_on_and_off_from_the_context_menus(
 ) -> None:
     ctx, page = new_page(browser)
     log_in(page, cluster.url("server1"), users["administrator"])
+    # From the Resource menu the wizard asks for the server and the hierarchy first.
+    menu_action(page, "menu.resource", "hierarchy_maintenance_on").click()
+    expect(page.locator("#wizard-body")).to_have_attribute("data-step", "server")
+    expect(page.locator("#wizard-body select[name=server]")).to_have_value("server1")
+    wizard_next(page)
+    expect(page.locator("#wizard-body select[name=hierarchy]")).to_have_value("web")
+    page.click("#wz-cancel")
+    expect(page.locator("#wizard")).to_be_hidden()
     page.locator(".tree-node[data-tag=web]").click(button="right")
     shot(page, "m03-hierarchy-context-menu")
     page.click("#context-menu [data-action=hierarchy_maintenance_on]")
@@ -268,6 +276,9 @@ def test_guest_and_operator_may_not(
     cluster_menu = menu_action(page, "menu.cluster", "maintenance_on")
     if role == "guest":
         expect(cluster_menu).to_have_text("保守モードの開始…")
+        # The earlier standby events, their details in Japanese too.
+        standby = page.locator("#timeline [data-kind=standby]").first
+        expect(standby).to_contain_text("オフ", timeout=WAIT_MS)
     for action in ("maintenance_on", "maintenance_off", "standby", "unstandby"):
         expect(page.locator(f".menu.open [data-action={action}]")).to_be_disabled()
     if role == "guest":

@@ -400,6 +400,8 @@ const DETAILS = [
   [/^no longer depends on (\S+)$/, "detail.no_longer_depends", ["child"]],
   [/^restored a backup as version (\d+)$/, "detail.restored_backup", ["version"]],
   [/^fencing$/, "detail.fencing", []],
+  [/^on$/, "detail.mode_on", []], // maintenance, standby
+  [/^off$/, "detail.mode_off", []],
 ];
 
 function localDetail(detail) {
