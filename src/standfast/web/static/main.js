@@ -5,6 +5,7 @@ import { applyI18n, currentLang, loadLang, pickLang, setLang, t } from "./i18n.j
 import { icon, stateIcon } from "./icons.js";
 import { initAlerts, openAlerts } from "./alerts.js";
 import { initWizards, openWizard } from "./wizards.js";
+import { CLUSTER_ITEMS, HIERARCHY_ITEMS, MODE_NEEDS, SERVER_ITEMS, inStandby, initMaintenance } from "./maintenance.js";
 
 export const state = {
   me: null, // {user, role, server}
@@ -20,7 +21,7 @@ const ROLE_RANK = { guest: 0, operator: 1, administrator: 2 };
 const NEEDS = {
   create: "administrator", delete: "administrator", extend: "administrator",
   unextend: "administrator", dep_create: "administrator", dep_delete: "administrator",
-  in_service: "operator", out_of_service: "operator", properties: "guest",
+  in_service: "operator", out_of_service: "operator", properties: "guest", ...MODE_NEEDS,
 };
 export function can(action) {
   return !!state.me && ROLE_RANK[state.me.role] >= ROLE_RANK[NEEDS[action]];
@@ -275,7 +276,7 @@ function renderServers() {
       const paths = Object.entries(info.paths || {}).map(([net, st]) => el("span", { class: `path ${st}`, title: `${net}: ${st}`, text: `${net} ${st}` }));
       return el(
         "div",
-        { class: `server-card${alive ? "" : " dead"}`, "data-server": name, "data-alive": String(alive) },
+        { class: `server-card${alive ? "" : " dead"}`, "data-server": name, "data-alive": String(alive), "data-standby": String(!!info.standby), oncontextmenu: (ev) => serverMenu(ev, name) },
         el("div", { class: "name" }, el("span", { class: "dot" }), name, info.local ? el("span", { class: "local", text: t("table.local") }) : null),
         el("div", { class: "muted", text: alive ? t("table.alive") : t("table.dead") }),
         info.failover_blocked ? el("div", { class: "muted", text: t("table.blocked") }) : null,
@@ -325,7 +326,15 @@ function renderTable() {
     "tr",
     {},
     el("th", { text: t("table.resource") }),
-    m.servers.map((s) => el("th", { "data-server": s }, s, m.alive.has(s) ? null : el("span", { class: "muted", text: ` (${t("table.dead")})` }))),
+    m.servers.map((s) =>
+      el(
+        "th",
+        { "data-server": s, "data-standby": String(inStandby(s)), oncontextmenu: (ev) => serverMenu(ev, s) },
+        s,
+        m.alive.has(s) ? null : el("span", { class: "muted", text: ` (${t("table.dead")})` }),
+        inStandby(s) ? el("span", { class: "maint-chip standby", text: t("table.standby") }) : null,
+      ),
+    ),
   );
   const rows = m.order.map(({ eq, depth }) =>
     el(
@@ -391,6 +400,8 @@ const DETAILS = [
   [/^no longer depends on (\S+)$/, "detail.no_longer_depends", ["child"]],
   [/^restored a backup as version (\d+)$/, "detail.restored_backup", ["version"]],
   [/^fencing$/, "detail.fencing", []],
+  [/^on$/, "detail.mode_on", []], // maintenance, standby
+  [/^off$/, "detail.mode_off", []],
 ];
 
 function localDetail(detail) {
@@ -487,7 +498,8 @@ function renderChart() {
 
 const MENUS = [
   { key: "menu.server", items: ["create"] },
-  { key: "menu.resource", items: ["delete", "extend", "unextend", "-", "dep_create", "dep_delete", "-", "in_service", "out_of_service", "-", "properties"] },
+  { key: "menu.resource", items: ["delete", "extend", "unextend", "-", "dep_create", "dep_delete", "-", "in_service", "out_of_service", "-", ...HIERARCHY_ITEMS, "-", "properties"] },
+  { key: "menu.cluster", items: CLUSTER_ITEMS },
 ];
 
 function buildMenus() {
@@ -541,9 +553,12 @@ function closeMenus() {
 function showContextMenu(x, y, target) {
   closeMenus();
   const menu = $("#context-menu");
-  const actions = ["in_service", "out_of_service", "-", "extend", "unextend", "delete", "-", "dep_create", "dep_delete", "-", "properties"];
+  const actions = target.kind === "server"
+    ? SERVER_ITEMS
+    : ["in_service", "out_of_service", "-", "extend", "unextend", "delete", "-", "dep_create", "dep_delete", "-", ...HIERARCHY_ITEMS, "-", "properties"];
+  const head = target.kind === "server" ? t("ctx.server", { server: target.server }) : target.global ? t("ctx.global", { tag: target.tag }) : t("ctx.instance", { tag: target.tag, server: target.server });
   menu.replaceChildren(
-    el("div", { class: "ctx-head", text: target.global ? t("ctx.global", { tag: target.tag }) : t("ctx.instance", { tag: target.tag, server: target.server }) }),
+    el("div", { class: "ctx-head", text: head }),
     ...actions.map((a) =>
       a === "-"
         ? el("div", { class: "menu-sep" })
@@ -560,6 +575,12 @@ function showContextMenu(x, y, target) {
   const r = menu.getBoundingClientRect();
   menu.style.left = `${Math.min(x, window.innerWidth - r.width - 8)}px`;
   menu.style.top = `${Math.min(y, window.innerHeight - r.height - 8)}px`;
+}
+
+// A server's own menu (its card, its column's header): standby and back.
+function serverMenu(ev, server) {
+  ev.preventDefault();
+  showContextMenu(ev.clientX, ev.clientY, { server, kind: "server" });
 }
 
 // -- start -----------------------------------------------------------------------------
@@ -616,6 +637,7 @@ async function main() {
   });
   initWizards({ state, can, message, model, resourcesOn, errorText });
   initAlerts({ state, message, errorText });
+  initMaintenance({ state, resourcesOn });
   // The session probe decides between the console and the login form; when it gets
   // no answer at all (status 0: network error or PROBE_MS passed), the login form
   // shows why, and signing in tries the server again.

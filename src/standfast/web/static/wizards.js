@@ -22,6 +22,7 @@ const CODE_FIELDS = {
   "193010": ["target_server", "server"], "193011": ["server"], "193019": ["hierarchy"],
   "190010": ["kit"], "190007": ["child"], "190008": ["child"], "190009": ["child"],
   "190018": ["child"], "190015": ["hierarchy"], "190016": ["hierarchy"], "000019": ["hierarchy"],
+  "198002": ["force"],
 };
 
 function fieldsFor(err, v) {
@@ -49,7 +50,7 @@ function field(name, labelKey, control, helpText) {
   );
 }
 
-function select(name, labelKey, options, value, helpText, extra = {}) {
+export function select(name, labelKey, options, value, helpText, extra = {}) {
   const s = el("select", { name, ...extra });
   for (const o of options) {
     const opt = el("option", { value: o.value, text: o.label ?? o.value, disabled: o.disabled });
@@ -93,7 +94,7 @@ function combo(name, labelKey, options, value, helpText) {
   return f;
 }
 
-function radios(name, labelKey, options, value, helpText) {
+export function radios(name, labelKey, options, value, helpText) {
   const row = el(
     "div",
     { class: "radio-row", role: "radiogroup" },
@@ -112,7 +113,7 @@ function radios(name, labelKey, options, value, helpText) {
   );
 }
 
-function summary(pairs) {
+export function summary(pairs) {
   return el("dl", { class: "summary" }, pairs.flatMap(([k, v]) => [el("dt", { text: t(k) }), el("dd", { text: String(v ?? "") })]));
 }
 
@@ -129,7 +130,7 @@ const SWITCHBACK = () => [
   { value: "automatic", label: t("switchback.automatic") },
 ];
 
-function serverOptions(onlyAlive = true, filter = () => true) {
+export function serverOptions(onlyAlive = true, filter = () => true) {
   const m = env.model();
   return m.servers
     .filter((s) => (!onlyAlive || m.alive.has(s)) && filter(s))
@@ -329,7 +330,7 @@ function close() {
 }
 
 // A result step shared by every wizard: the transcript and what happened.
-function resultStep(extraButton) {
+export function resultStep(extraButton) {
   return {
     id: "result",
     title: "step.result",
@@ -347,7 +348,7 @@ function resultStep(extraButton) {
 }
 
 // Runs the wizard's action; a field error sends the operator back to that field.
-async function perform(v, action, label) {
+export async function perform(v, action, label) {
   const started = performance.now();
   const r = await action();
   v._result = r;
@@ -363,7 +364,7 @@ async function perform(v, action, label) {
 
 // -- the wizards -----------------------------------------------------------------------
 
-const serverStep = (help) => ({
+export const serverStep = (help) => ({
   id: "server",
   title: "step.server",
   fields: ["server"],
@@ -371,7 +372,7 @@ const serverStep = (help) => ({
   render: (v) => select("server", "field.server", serverOptions(), v.server, help),
 });
 
-const tagStep = (id, filter) => ({
+export const tagStep = (id, filter) => ({
   id,
   title: "step.hierarchy",
   fields: ["hierarchy"],
@@ -956,6 +957,11 @@ export function initWizards(e) {
   });
   $("#wizard").addEventListener("cancel", () => (current = null));
   $("#wizard-form").addEventListener("submit", (ev) => ev.preventDefault());
+}
+
+// Another module's wizard (maintenance.js), built from the helpers exported here.
+export function defineWizard(name, def) {
+  DEFS[name] = def;
 }
 
 export async function openWizard(name, prefill) {
