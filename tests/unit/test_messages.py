@@ -337,6 +337,7 @@ EXPECTED_FIELDS.update(
         "198111": {"path", "fingerprint", "cluster"},
         "198112": {"path", "reason"},
         "198113": {"server", "cluster", "version", "events", "files", "path"},
+        "198114": {"path", "reason"},
     }
 )
 

@@ -41,8 +41,7 @@ BACKUP_MESSAGES: tuple[MessageDef, ...] = (
         " to cluster {local} (key {local_key}): nothing was restored",
         "{path} はクラスタ {backup} (鍵 {backup_key}) のバックアップですが、このサーバは"
         "クラスタ {local} (鍵 {local_key}) に属しています: 何も復元していません",
-        action_en="Restore a backup taken in this cluster (after a key rotation, take a new"
-        " one).",
+        action_en="Restore a backup taken in this cluster (after a key rotation, take a new one).",
         action_ja="このクラスタで取ったバックアップを復元してください (鍵を変更した後は"
         "新しく取り直してください)。",
     ),
@@ -121,10 +120,8 @@ BACKUP_MESSAGES: tuple[MessageDef, ...] = (
     MessageDef(
         "198112",
         _ERR,
-        "{path} holds no cluster definition ({reason}): there are no server files to"
-        " restore",
-        "{path} にはクラスタ定義がありません ({reason}): 復元するサーバ・ファイルは"
-        "ありません",
+        "{path} holds no cluster definition ({reason}): there are no server files to restore",
+        "{path} にはクラスタ定義がありません ({reason}): 復元するサーバ・ファイルはありません",
     ),
     MessageDef(
         "198113",
@@ -133,5 +130,14 @@ BACKUP_MESSAGES: tuple[MessageDef, ...] = (
         " {events} events, files: {files}) written to {path}",
         "サーバ {server} のバックアップ (クラスタ {cluster}、構成バージョン {version}、"
         "イベント {events} 件、ファイル: {files}) を {path} に書き込みました",
+    ),
+    MessageDef(
+        "198114",
+        _ERR,
+        "Cannot write {path}: {reason}",
+        "{path} に書き込めません: {reason}",
+        action_en="Check the directory exists, has space and is writable by this user.",
+        action_ja="ディレクトリが存在し、空きがあり、このユーザが書き込めることを確認して"
+        "ください。",
     ),
 )
