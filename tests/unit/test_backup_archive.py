@@ -320,6 +320,12 @@ def test_restore_posts_an_archive_of_this_cluster_and_refuses_others(
     r = run(home, "config", "restore", str(newer))
     assert r.exit_code == 1 and r.stderr.startswith("198102:"), r.output
     assert len(FakeClient.posted) == 1  # the refusals sent nothing
+    # Another server's archive of this cluster: its configuration, not its events.
+    r = CliRunner(
+        env={"STANDFAST_HOME": str(home), "STANDFAST_SERVER": "s2", "LANG": "C.UTF-8"}
+    ).invoke(cli, ["config", "restore", str(mine)])
+    assert r.exit_code == 0 and "198115" in r.stderr, r.output
+    assert FakeClient.posted[-1] == ("/v1/config", {"config": {**CONFIG, "events": []}})
 
 
 def test_restore_still_reads_a_format_1_backup(home: Path, tmp_path: Path) -> None:

@@ -338,6 +338,7 @@ EXPECTED_FIELDS.update(
         "198112": {"path", "reason"},
         "198113": {"server", "cluster", "version", "events", "files", "path"},
         "198114": {"path", "reason"},
+        "198115": {"path", "backup", "server"},
     }
 )
 

@@ -114,7 +114,13 @@ def config_restore(settings: Settings, file: Path, server_files: bool, as_json: 
     if archive.manifest.cluster is not None and local.definition is None:
         raise StandfastError("198109", cluster=archive.manifest.cluster, path=file)
     ba.check_same_cluster(archive.manifest, str(file), local.name, local.fingerprints)
-    show_outcome(settings.client().post("/v1/config", {"config": archive.config()}), as_json)
+    data = archive.config()
+    me = server_name()
+    if archive.manifest.server != me:  # the history is per server: not another's events
+        data["events"] = []
+        note = Notice.of("198115", path=file, backup=archive.manifest.server, server=me)
+        render.print_notices([note.to_dict(settings.lang)])
+    show_outcome(settings.client().post("/v1/config", {"config": data}), as_json)
 
 
 def _legacy(raw: bytes, file: Path) -> dict[str, object]:

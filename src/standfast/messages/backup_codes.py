@@ -140,4 +140,12 @@ BACKUP_MESSAGES: tuple[MessageDef, ...] = (
         action_ja="ディレクトリが存在し、空きがあり、このユーザが書き込めることを確認して"
         "ください。",
     ),
+    MessageDef(
+        "198115",
+        _INFO,
+        "{path} is a backup of server {backup}, not of this server {server}: its"
+        " configuration is restored, its events are not added to this server's history",
+        "{path} はサーバ {backup} のバックアップで、このサーバ {server} のものではありません:"
+        " 構成は復元し、イベントはこのサーバの履歴に追加しません",
+    ),
 )
