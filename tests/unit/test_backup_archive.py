@@ -350,4 +350,7 @@ def test_a_rebuilt_server_needs_its_server_files_first(home: Path, tmp_path: Pat
     assert local.name == "prod"
     assert local.keys == read_local(Paths.from_env({}, home=home)).keys
     assert (rebuilt / "lib" / "tls").is_dir()  # its HTTPS certificate, as after import
+    r = run(rebuilt, "config", "restore", str(backup), "--server-files", "--json")
+    body = json.loads(r.stdout)  # again: nothing left to write, and JSON alone
+    assert [n["code"] for n in body["notices"]] == ["198108"] and len(body["sha256"]) > 20
     assert FakeClient.posted == []

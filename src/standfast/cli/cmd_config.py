@@ -106,9 +106,18 @@ def config_restore(settings: Settings, file: Path, server_files: bool, as_json: 
     archive = ba.parse_archive(raw, str(file))
     if server_files:
         notices = restore_server_files(archive, settings.paths, server_name(), str(file))
-        _print_notices(notices, settings, as_json)
-        if not any(n.code == "198106" for n in notices):
-            _certificate(settings)
+        certificate = _certificate(settings)
+        if as_json:
+            body = {"notices": [n.to_dict(settings.lang) for n in notices], **certificate}
+            click.echo(json.dumps(body, indent=2, ensure_ascii=False))
+        else:
+            render.print_notices(n.to_dict(settings.lang) for n in notices)
+            if certificate:
+                render.out.print(
+                    f"HTTPS certificate {certificate['certificate']}\n"
+                    f"  SHA-256 {certificate['sha256']}",
+                    markup=False,
+                )
         return
     local = read_local(settings.paths)
     if archive.manifest.cluster is not None and local.definition is None:
@@ -134,23 +143,19 @@ def _legacy(raw: bytes, file: Path) -> dict[str, object]:
     return data
 
 
-def _print_notices(notices: list[Notice], settings: Settings, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"notices": [n.to_dict(settings.lang) for n in notices]}))
-    else:
-        render.print_notices(n.to_dict(settings.lang) for n in notices)
-
-
-def _certificate(settings: Settings) -> None:
-    """The HTTPS certificate, as ``cluster import`` makes it for a joining server."""
-    from standfast.cli.cmd_cluster import _https_certificate
+def _certificate(settings: Settings) -> dict[str, str]:
+    """The HTTPS certificate this server will serve, made (once) as ``cluster import``
+    makes it for a joining server: its file and SHA-256 fingerprint."""
+    from standfast.api.tls import ensure_certificate, fingerprint
     from standfast.cluster.definition import load_definition
 
     definition = load_definition(settings.paths.cluster_definition)
     me = server_name()
-    if definition is not None and me in definition.servers:
-        addresses = list(definition.servers[me].addresses.values())
-        _https_certificate(settings.paths, me, addresses)
+    if definition is None or me not in definition.servers:
+        return {}
+    addresses = list(definition.servers[me].addresses.values())
+    cert, _key = ensure_certificate(settings.paths.data_dir / "tls", me, addresses)
+    return {"certificate": str(cert), "sha256": fingerprint(cert.read_text())}
 
 
 @click.group()
