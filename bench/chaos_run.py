@@ -25,6 +25,7 @@ from typing import Any
 from bench import chaos_verdict as verdict
 from bench.chaos_lab import Lab
 from bench.chaos_plan import APPS, LINK_KINDS, SERVERS, Schedule
+from standfast.config.backup_archive import parse_archive
 from standfast.lab.netns import NetCluster, net_cluster
 
 DEFAULTS = "SF_QUICKCHECK_INTERVAL=0.5\n"
@@ -243,7 +244,8 @@ def _config_of(lab: Lab, server: str, path: Path) -> Config | None:
     r = lab.c.cli(server, "--timeout", "10", "config", "backup", str(path), check=False, timeout=20)
     if r.returncode != 0:
         return None
-    data: dict[str, Any] = json.loads(path.read_text())
+    # The archive's configuration with its events, as config restore would post it.
+    data: dict[str, Any] = parse_archive(path.read_bytes(), str(path)).config()
     # Each server's own event history travels in its backup (docs/events.md): it is
     # per server by design, not part of the replicated configuration.
     body = {k: v for k, v in data.items() if k not in ("version", "events")}

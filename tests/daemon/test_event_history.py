@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from standfast.config.backup_archive import parse_archive
 from tests.daemon.test_app_hierarchy import app_props
 from tests.support.daemon import Daemon
 
@@ -85,10 +86,10 @@ def test_backup_carries_the_history_and_restore_keeps_it(daemon: Daemon, tmp_pat
     )
     assert r.returncode == 0, r.stderr
     assert daemon.cli("resource", "out-of-service", "keep").returncode == 0
-    backup = tmp_path / "backup.json"
-    r = daemon.cli("config", "backup", str(backup))
+    archive = tmp_path / "backup.tgz"
+    r = daemon.cli("config", "backup", str(archive))
     assert r.returncode == 0, r.stderr
-    saved = json.loads(backup.read_text())
+    saved = parse_archive(archive.read_bytes(), str(archive)).config()
     assert "create" in [e["kind"] for e in saved["events"] if e["tag"] == "keep"]
     assert saved["events"] == events(daemon, "--limit", "1000000")
 
@@ -102,6 +103,8 @@ def test_backup_carries_the_history_and_restore_keeps_it(daemon: Daemon, tmp_pat
             "data": {"timeline": {"detected": 1.0}},
         }
     )
+    # Restored as a format 1 backup (plain JSON), which restore still reads.
+    backup = tmp_path / "backup.json"
     backup.write_text(json.dumps(saved))
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({**saved, "events": [{"ts": "x", "kind": "state", "tag": "t"}]}))

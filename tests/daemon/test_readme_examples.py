@@ -1,5 +1,5 @@
-"""The CLI examples of the README, docs/events.md, docs/kits.md and docs/maintenance.md
-run, as written, against a real daemon."""
+"""The CLI examples of the README, docs/events.md, docs/kits.md, docs/maintenance.md and
+docs/backup.md run, as written, against a real daemon."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ DOCS = (
     ROOT / "docs" / "events.md",
     ROOT / "docs" / "kits.md",
     ROOT / "docs" / "maintenance.md",
+    ROOT / "docs" / "backup.md",
 )
 
 

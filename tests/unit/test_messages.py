@@ -321,6 +321,26 @@ EXPECTED_FIELDS.update(
         "191025": {"path", "reason"},
     }
 )
+# Backup archive and restore (messages/backup_codes.py).
+EXPECTED_FIELDS.update(
+    {
+        "198101": {"path", "reason"},
+        "198102": {"path", "format", "version", "supported"},
+        "198103": {"path", "backup", "backup_key", "local", "local_key"},
+        "198104": {"path"},
+        "198105": {"server", "cluster", "members"},
+        "198106": {"cluster", "path"},
+        "198107": {"path", "saved"},
+        "198108": {"cluster", "server", "dir"},
+        "198109": {"cluster", "path"},
+        "198110": {"path", "reason"},
+        "198111": {"path", "fingerprint", "cluster"},
+        "198112": {"path", "reason"},
+        "198113": {"server", "cluster", "version", "events", "files", "path"},
+        "198114": {"path", "reason"},
+        "198115": {"path", "backup", "server"},
+    }
+)
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 # Every catalogue file, so a new one cannot slip in without its checks.

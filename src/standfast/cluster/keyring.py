@@ -156,7 +156,13 @@ def load_keys(path: str | os.PathLike[str]) -> list[bytes]:
     """Every key of the file, the sealing key first; refuses a loose, foreign, empty,
     short or garbled file, or one with more than MAX_KEYS keys."""
     name = os.fspath(path)
-    lines = [line.strip() for line in _read_private(name).splitlines() if line.strip()]
+    return parse_keys(_read_private(name), name)
+
+
+def parse_keys(data: bytes, name: str) -> list[bytes]:
+    """The keys of a key file's contents ``data`` (``name`` says where it came from in
+    the error); the checks of :func:`load_keys` but the file's own (mode, owner)."""
+    lines = [line.strip() for line in data.splitlines() if line.strip()]
     if not lines:
         raise KeyFileError(f"cluster key file {name} holds no key")
     if len(lines) > MAX_KEYS:
@@ -223,5 +229,6 @@ __all__ = [
     "load_key",
     "load_keys",
     "new_key",
+    "parse_keys",
     "write_keys",
 ]

@@ -58,6 +58,7 @@ def language_from_env(env: Mapping[str, str] | None = None) -> Lang:
 def _catalogue() -> dict[str, MessageDef]:
     from standfast.messages.alert_codes import ALERT_MESSAGES
     from standfast.messages.api_codes import API_MESSAGES
+    from standfast.messages.backup_codes import BACKUP_MESSAGES
     from standfast.messages.cluster_codes import CLUSTER_MESSAGES
     from standfast.messages.etcd_codes import ETCD_MESSAGES
     from standfast.messages.guide import GUIDE_MESSAGES
@@ -87,6 +88,7 @@ def _catalogue() -> dict[str, MessageDef]:
         *HISTORY_MESSAGES,
         *MODE_MESSAGES,
         *SYSTEMD_MESSAGES,
+        *BACKUP_MESSAGES,
     ):
         if m.code in table:
             raise RuntimeError(f"duplicate message code {m.code}")
