@@ -130,6 +130,10 @@ def run_demo(
     step(f"NAS hierarchy {fs_tag} -> {device_tag} in service on server1")
     cluster.create_writer("server1", WRITER_TAG, f"{MOUNT_POINT}/{WRITER_FILE}", fs_tag)
     step(f"application {WRITER_TAG!r} (appends to {MOUNT_POINT}/{WRITER_FILE} every 0.2 s)")
+    # Extend needs the whole hierarchy in service; on a loaded machine a slow check of
+    # the mount can hold it ISU or recovering for a moment after the create.
+    for tag in (WRITER_TAG, fs_tag, device_tag):
+        cluster.wait_state("server1", tag, "ISP", 60)
     cluster.cli_ok("server1", "resource", "extend", WRITER_TAG, "--target", "server2")
     cluster.wait_state("server2", WRITER_TAG, "OSU", 60)
     step("hierarchy extended to server2 (nothing mounted there)")
