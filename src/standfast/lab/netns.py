@@ -62,6 +62,9 @@ class NetCluster:
     quorum: str = "majority"
     # Merged into the cluster definition before it is copied to every server.
     definition_extra: dict[str, Any] = field(default_factory=dict)
+    # Servers that run another release: its source tree (a ``src`` directory), put
+    # first on the path of that server's daemon and CLI (mixed-version clusters).
+    sources: dict[str, Path] = field(default_factory=dict)
     servers: dict[str, Server] = field(default_factory=dict)
     witness_proc: subprocess.Popen[bytes] | None = None
     bridges: list[str] = field(default_factory=list)
@@ -244,6 +247,8 @@ class NetCluster:
             COLUMNS="200",
         )
         env.pop("STANDFAST_DEFAULTS", None)
+        if srv.name in self.sources:
+            env["PYTHONPATH"] = str(self.sources[srv.name])
         return env
 
     def start(self, server: str, timeout: float = 20.0) -> None:
