@@ -35,19 +35,10 @@ PROTOCOL_1 = "ffed436a0f2f2ecafaff82bfa62909343c78b120"
 
 def release_tree(commit: str, dest: Path) -> Path:
     """The ``src`` tree of ``commit``, unpacked under ``dest``."""
+    # safe.directory: the checkout may belong to another user than the tests' root.
+    git = ["git", "-c", "safe.directory=*", "-C", str(ROOT)]
     r = subprocess.run(
-        # safe.directory: the checkout may belong to another user than the tests' root.
-        [
-            "git",
-            "-c",
-            "safe.directory=*",
-            "-C",
-            str(ROOT),
-            "archive",
-            "--format=tar",
-            commit,
-            "src",
-        ],
+        [*git, "archive", "--format=tar", commit, "src"],
         capture_output=True,
         timeout=120,
         check=False,
