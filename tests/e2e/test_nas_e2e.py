@@ -13,6 +13,8 @@ order and each leaves the cluster as the next one expects it:
 5. automatic switchback (a hierarchy of its own, created --switchback automatic);
 6. server1 loses the NAS network, LKNASERROR=switch: the hierarchy moves;
 7. the same with LKNASERROR=halt: server1 powers off, server2 takes over;
+   then a hung daemon on server1 with the kernel's softdog armed: the guest resets,
+   server2 restores only after the watchdog's timeout;
 8. a hung NAS: detected within the tunables' bound, daemons stay responsive, the
    hierarchy ends out of service everywhere (it cannot run anywhere), nothing hangs;
 9. the observer: the writer's own lines on the NAS show it never ran on two servers
@@ -341,6 +343,62 @@ def test_nas_network_cut_with_halt_powers_server_off(cl: VmCluster, names: dict[
         cl.restart_server("server1")
     assert cl.states("server2")[WRITER] == "ISP"
     assert writer_overlaps(writer_lines(cl)) == []
+
+
+# ---------------------------------------------------------------------- 7b. watchdog
+
+WATCHDOG_TIMEOUT = 8  # SF_WATCHDOG_TIMEOUT on server1; the margin keeps its default
+
+
+def test_hung_daemon_is_reset_by_softdog_before_the_peer_takes_over(
+    cl: VmCluster, names: dict[str, str]
+) -> None:
+    """Self-fencing with the kernel's own watchdog: softdog in server1's guest, armed by
+    its daemon. A SIGSTOPped daemon stops petting it; the guest resets (qemu runs with
+    -no-reboot, so it exits); server2, with no fencing configured, restores only once
+    the watchdog's timeout and margin have passed since it declared server1 failed.
+    The writer's own lines on the NAS show the two never ran at once."""
+    assert cl.lab.exec("server1", ["/usr/sbin/modprobe", "softdog"]).ok
+    try:
+        device = {"SF_WATCHDOG_DEVICE": "/dev/watchdog"}
+        cl.set_tunables({**device, "SF_WATCHDOG_TIMEOUT": str(WATCHDOG_TIMEOUT)}, ["server1"])
+        log = cl.read_file("server1", "/var/log/standfast/standfast.log")
+        assert "190503" in log, log[-3000:]  # armed
+        _to_server1(cl, names)
+        pid = cl.daemon_pid("server1")
+        assert pid is not None
+        guest = cl.lab.guest("server1")
+        stopped_at = time.time()
+        assert cl.lab.exec("server1", ["/bin/kill", "-STOP", str(pid)]).ok
+        reset = wait_for(
+            lambda: not guest.running(), WATCHDOG_TIMEOUT + 30, "server1 reset by softdog", 0.2
+        )
+        reset_at = stopped_at + reset
+        cl.wait_state("server2", WRITER, "ISP", 90)
+        events = failover_events(cl, "server2", WRITER, stopped_at - 1)
+        assert events, cl.events("server2")
+        data, restored_at = events[-1]["data"], events[-1]["ts"]
+        print(
+            f"daemon stopped -> guest reset {reset:.1f} s; server1 declared failed"
+            f" {data['detected_at'] - stopped_at:.1f} s, in service on server2"
+            f" {restored_at - stopped_at:.1f} s after the stop"
+        )
+        assert reset >= WATCHDOG_TIMEOUT - 1.0, reset  # the watchdog's doing, not a crash
+        assert restored_at - data["detected_at"] >= WATCHDOG_TIMEOUT, data  # it waited
+        assert reset_at < restored_at
+        wait_writer_on(cl, "server2", stopped_at)
+        lines = writer_lines(cl)
+        last1 = [x for x in lines if x.server == "server1"][-1]
+        first2 = next(x for x in lines if x.server == "server2" and x.ts > stopped_at)
+        assert last1.ts < first2.ts, (last1, first2)
+        assert writer_overlaps(lines) == []
+    except BaseException:
+        print(cl.logs(tail=200))  # before the restart below wipes server1's logs
+        raise
+    finally:
+        cl.clear_overrides("server1")
+        cl.restart_server("server1")  # a fresh guest: no softdog loaded, none armed
+    assert cl.states("server2")[WRITER] == "ISP"
 
 
 # ---------------------------------------------------------------------- 8. hung NAS

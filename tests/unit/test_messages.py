@@ -165,6 +165,8 @@ EXPECTED_FIELDS: dict[str, set[str]] = {
     "190501": {"command", "reason"},
     "190502": {"device", "reason"},
     "190503": {"device", "timeout"},
+    "190504": {"what"},
+    "190505": {"what", "reason"},
     "190601": {"action", "tag", "status", "output"},
     "190602": {"action", "tag", "seconds"},
     "190603": {"command", "tag"},

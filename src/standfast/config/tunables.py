@@ -42,6 +42,8 @@ class Tunables:
     SF_WATCHDOG_DEVICE: str = ""
     SF_WATCHDOG_TIMEOUT: int = 10
     SF_WATCHDOG_MARGIN: float = 2.0
+    # The daemon's real-time priority (SCHED_RR, memory locked), as corosync's; 0: none.
+    SF_REALTIME_PRIORITY: int = 10
     # The ocf kit: where the OCF resource agents are installed (their OCF_ROOT).
     SF_OCF_ROOT: str = "/usr/lib/ocf"
     # The lasting event history (docs/events.md): at most this many events, none older
@@ -214,6 +216,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "SF_WATCHDOG_DEVICE": _device,
     "SF_WATCHDOG_TIMEOUT": _whole_seconds,
     "SF_WATCHDOG_MARGIN": _seconds,
+    "SF_REALTIME_PRIORITY": _whole(0, 99, "priority"),
     "SF_OCF_ROOT": _directory,
     "SF_EVENT_KEEP": _whole(100, 1_000_000, "events"),
     "SF_EVENT_KEEP_DAYS": _whole(1, 3650, "days"),

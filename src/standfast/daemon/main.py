@@ -29,6 +29,7 @@ from standfast.cluster.definition import load_definition
 from standfast.cluster.keyring import KeyFileError, KeyRing, load_keys
 from standfast.config.paths import Paths
 from standfast.config.tunables import Tunables, load_tunables
+from standfast.daemon import realtime
 from standfast.daemon.descriptors import raise_nofile
 from standfast.daemon.logs import LEVELS, LogSetup, setup_logging
 from standfast.daemon.notify import Notifier, supervise
@@ -168,6 +169,8 @@ async def serve(paths: Paths, server: str, logs: LogSetup | None = None) -> None
         raise StandfastError("190205", socket=paths.socket)
     limits = _limits()
     tunables, notices = load_tunables(paths.defaults, server)
+    # The event loop's thread (heartbeats, control loop, API) alone runs real-time.
+    notices += realtime.claim(tunables.SF_REALTIME_PRIORITY)
     for n in notices:
         _log_notice(n)
     store = Store(paths.database)

@@ -762,6 +762,28 @@ _POWER = (
         "ウォッチドッグ {device} を有効にしました: 制御ループが止まると {timeout} 秒後に"
         "このサーバはリセットされます",
     ),
+    MessageDef(
+        "190504",
+        _INFO,
+        "Claimed for the heartbeats and the control loop: {what}",
+        "ハートビートと制御ループのために確保しました: {what}",
+    ),
+    MessageDef(
+        "190505",
+        _WARN,
+        "Could not claim {what} for the heartbeats and the control loop: {reason}",
+        "ハートビートと制御ループのために {what} を確保できませんでした: {reason}",
+        action_en=(
+            "Run the daemon as root (CAP_SYS_NICE, CAP_IPC_LOCK) outside a cgroup without a"
+            " real-time budget, or set SF_REALTIME_PRIORITY=0; without it a busy server may"
+            " miss heartbeats."
+        ),
+        action_ja=(
+            "デーモンを root (CAP_SYS_NICE, CAP_IPC_LOCK) で、リアルタイム予算のない cgroup の"
+            "外で動かすか、SF_REALTIME_PRIORITY=0 にしてください。これがないと、負荷の高い"
+            "サーバはハートビートを逃すことがあります。"
+        ),
+    ),
 )
 
 OWN_MESSAGES: tuple[MessageDef, ...] = (
