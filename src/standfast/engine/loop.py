@@ -8,6 +8,9 @@ Contracts:
 - ``last_cycle_at`` moves after every completed cycle; a watchdog pets only while it
   moves (a hung or starved loop stops it).
 - An action that fails unexpectedly is logged and the loop goes on.
+- A check's next one is due on the tag's slot (``engine.schedule.next_due``): at most
+  one interval after it ended, so checks of resources that came into service together
+  spread over the interval instead of firing in the same cycle for ever.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from standfast.engine.core import EngineCore
 from standfast.engine.decide import Decision, DecisionKind, Snapshot, decide
 from standfast.engine.hierarchy import HierarchyOps
 from standfast.engine.role import TICK, ClusterRole
+from standfast.engine.schedule import next_due
 from standfast.host import power
 from standfast.host.starved import HostStarved, starved
 from standfast.kits.base import ActionLog, CheckResult
@@ -155,9 +159,10 @@ class ControlLoop:
             now = time.monotonic()
             if result is not None:  # a check that could not run is not counted
                 self._observe_check(tag, deep, result.ok, now - started)
+            # On the tag's slot (engine/schedule.py): at most one interval from now.
             if deep:
-                core.next_deep[tag] = now + core.tunables.SF_DEEPCHECK_INTERVAL
-            core.next_quick[tag] = now + core.tunables.SF_QUICKCHECK_INTERVAL
+                core.next_deep[tag] = next_due(tag, core.tunables.SF_DEEPCHECK_INTERVAL, now)
+            core.next_quick[tag] = next_due(tag, core.tunables.SF_QUICKCHECK_INTERVAL, now)
             if result is not None and not result.ok:
                 notice = result.notice()
                 if notice is not None:
