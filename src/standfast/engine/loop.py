@@ -32,7 +32,7 @@ from standfast.host.starved import HostStarved, starved
 from standfast.kits.base import ActionLog, CheckResult
 from standfast.kits.registry import get_kit
 from standfast.messages import Notice, StandfastError
-from standfast.model.config import Operation, SetTarget
+from standfast.model.config import ClusterConfig, Operation, SetTarget
 from standfast.model.states import State
 
 log = logging.getLogger("standfast.engine")
@@ -72,12 +72,11 @@ class ControlLoop:
         self._starved_log = _Every(STARVED_LOG_EVERY)
         # Local tags in maintenance at the last cycle: leaving it resumes their checks.
         self._maintained: frozenset[str] = frozenset()
+        self._capable_of: ClusterConfig | None = None
+        self._capable: frozenset[str] = frozenset()
 
     def snapshot(self) -> Snapshot:
         core = self.core
-        recover_capable = frozenset(
-            t for t in core.graph().resources if get_kit(core.resource(t).kit).supports_recover
-        )
         return Snapshot(
             now=time.monotonic(),
             server=core.server,
@@ -88,8 +87,21 @@ class ControlLoop:
             busy=frozenset(core.busy),
             failures=dict(core.failures),
             recovery_tried=frozenset(core.recovery_tried),
-            recover_capable=recover_capable,
+            recover_capable=self._recover_capable(),
         )
+
+    def _recover_capable(self) -> frozenset[str]:
+        """This server's tags whose kit can recover in place: computed once per
+        configuration (a kit's ``supports_recover`` is a class constant), not every
+        cycle (issue 12: no per-cycle work proportional to the resources)."""
+        config = self.core.config
+        if self._capable_of is not config:
+            graph = config.graph(self.core.server)
+            self._capable = frozenset(
+                t for t, r in graph.resources.items() if get_kit(r.kit).supports_recover
+            )
+            self._capable_of = config
+        return self._capable
 
     async def run(self) -> None:
         await self.role.on_start()
