@@ -188,3 +188,15 @@ def test_a_server_with_more_states_than_a_heartbeat_carries_is_refused() -> None
     # Another server has its own heartbeat and its own budget.
     other = Resource("s2", "b", "app", "b", Switchback.INTELLIGENT, 1, equiv="b")
     assert len(cfg.apply([AddResource(other)]).resources) == fits + 1
+
+
+def test_graph_is_built_once_per_configuration() -> None:
+    """The control loop asks for the graph several times a cycle: one configuration
+    builds each server's graph once; a change (a new configuration) builds its own,
+    and equality ignores the kept graphs."""
+    cfg = build("app", "fs", deps=(("app", "fs"),))
+    assert cfg.graph("s1") is cfg.graph("s1")
+    changed = cfg.apply([AddResource(res("ip"))])
+    assert set(changed.graph("s1").resources) == {"app", "fs", "ip"}
+    assert set(cfg.graph("s1").resources) == {"app", "fs"}
+    assert build("app", "fs", deps=(("app", "fs"),)) == cfg

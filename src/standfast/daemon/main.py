@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
 import socket
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 
@@ -23,7 +25,6 @@ from standfast.api.limits import (
     peer_connection_limit,
 )
 from standfast.api.peer import PeerCredH11Protocol
-from standfast.api.remote import start_remote_from_env
 from standfast.api.request_limits import RequestLimits
 from standfast.cluster.definition import load_definition
 from standfast.cluster.keyring import KeyFileError, KeyRing, load_keys
@@ -57,6 +58,38 @@ def _socket_in_use(path: Path) -> bool:
     finally:
         probe.close()
     return True
+
+
+_OFF = ("off", "no", "none", "0")  # as standfast.api.remote.settings reads them
+
+
+def _remote_wanted(env: Mapping[str, str]) -> bool:
+    """Whether the HTTPS API or the plain monitoring port is to be served.
+
+    When both are off (``STANDFAST_REMOTE_LISTEN=off`` and no
+    ``STANDFAST_METRICS_LISTEN``) the remote stack (TLS, PAM, sessions, the relay's
+    HTTP client) is not even imported: it would only cost a lone daemon resident
+    memory (issue 12). Its other settings then configure nothing, so none is read."""
+    remote = env.get("STANDFAST_REMOTE_LISTEN", "").strip().lower()
+    metrics = env.get("STANDFAST_METRICS_LISTEN", "").strip().lower()
+    return remote not in _OFF or metrics not in ("", *_OFF)
+
+
+def _start_remote(service: EngineService) -> list[asyncio.Task[None]]:
+    if not _remote_wanted(os.environ):
+        return []
+    from standfast.api.remote import start_remote_from_env
+
+    return start_remote_from_env(service)
+
+
+def _freeze_startup_heap() -> None:
+    """Move what start-up allocated (modules, the app, the engine) out of the cyclic
+    garbage collector's reach: it lives as long as the daemon, and every full
+    collection would otherwise walk it again, a steady cost at rest (issue 12). New
+    objects are collected as before; nothing is leaked that was not kept anyway."""
+    gc.collect()
+    gc.freeze()
 
 
 def _log_notice(n: Notice) -> None:
@@ -204,9 +237,10 @@ async def serve(paths: Paths, server: str, logs: LogSetup | None = None) -> None
     # The HTTPS API and GUI (unless STANDFAST_REMOTE_LISTEN=off) and the plain monitoring
     # port (STANDFAST_METRICS_LISTEN). Not awaited with the others: they log their own
     # failures and must never stop the daemon.
-    remote_tasks = start_remote_from_env(service)
+    remote_tasks = _start_remote(service)
     while not api.started and not api_task.done():
         await asyncio.sleep(0.02)
+    _freeze_startup_heap()
     if paths.socket.exists():
         # Anyone may connect; what they may do is decided by their uid (SO_PEERCRED).
         os.chmod(paths.socket, 0o666)

@@ -23,8 +23,6 @@ from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Protocol
 
-import httpx
-
 from standfast.messages import Notice
 
 log = logging.getLogger("standfast.daemon")
@@ -118,16 +116,28 @@ def _log_notice(n: Notice) -> None:
 
 
 async def api_answers(socket_path: Path, *, timeout: float = PROBE_TIMEOUT) -> bool:
-    """One ``GET /v1/status`` on the local socket, bounded by ``timeout``."""
-    transport = httpx.AsyncHTTPTransport(uds=str(socket_path))
+    """One ``GET /v1/status`` on the local socket, bounded by ``timeout``: True when it
+    answers 200.
+
+    Plain HTTP/1.1 over asyncio's Unix socket rather than an HTTP client library: only
+    the status line is read, and the daemon does not keep a client stack it uses once
+    in resident memory (issue 12)."""
     try:
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://standfast", timeout=timeout
-        ) as client:
-            resp = await client.get("/v1/status")
-    except (httpx.HTTPError, OSError):
+        return await asyncio.wait_for(_status_is_200(socket_path), timeout=timeout)
+    except (TimeoutError, OSError, ValueError):
         return False
-    return resp.status_code == 200
+
+
+async def _status_is_200(socket_path: Path) -> bool:
+    reader, writer = await asyncio.open_unix_connection(str(socket_path))
+    try:
+        writer.write(b"GET /v1/status HTTP/1.1\r\nHost: standfast\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        status = await reader.readline()
+    finally:
+        writer.close()
+    parts = status.split()
+    return len(parts) >= 2 and parts[0].startswith(b"HTTP/1.") and parts[1] == b"200"
 
 
 async def wait_ready(

@@ -28,6 +28,7 @@ from standfast.config.paths import Paths
 from standfast.config.tunables import Tunables
 from standfast.engine.events import EventLog
 from standfast.engine.runner import ActionRunner
+from standfast.engine.schedule import next_due
 from standfast.kits.base import ActionLog, CheckResult, KitContext
 from standfast.kits.registry import get_kit
 from standfast.messages import StandfastError
@@ -115,10 +116,12 @@ class EngineCore:
             del self.states[tag]
 
     def schedule_checks(self, tag: str) -> None:
-        """A resource just came (back) into service: its checks start afresh."""
+        """A resource just came (back) into service: its checks start afresh, each on
+        the tag's slot (``engine.schedule``): within one interval, at least half of
+        one, so a hierarchy restored at once is not checked all in one cycle."""
         now = time.monotonic()
-        self.next_quick[tag] = now + self.tunables.SF_QUICKCHECK_INTERVAL
-        self.next_deep[tag] = now + self.tunables.SF_DEEPCHECK_INTERVAL
+        self.next_quick[tag] = next_due(tag, self.tunables.SF_QUICKCHECK_INTERVAL, now)
+        self.next_deep[tag] = next_due(tag, self.tunables.SF_DEEPCHECK_INTERVAL, now)
         self.failures.pop(tag, None)
         self.recovery_tried.discard(tag)
 

@@ -14,23 +14,45 @@ uses these parts: the API and the CLI go through ``service.EngineService``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from standfast.alerts.service import AlertService
-from standfast.cluster.definition import ClusterDef
-from standfast.cluster.keyring import KeyRing
 from standfast.config.paths import Paths
 from standfast.config.tunables import Tunables
 from standfast.engine.actions import OperatorActions
 from standfast.engine.core import EngineCore
-from standfast.engine.drill import Drill
 from standfast.engine.hierarchy import HierarchyOps
 from standfast.engine.loop import ControlLoop
-from standfast.engine.member import ClusterMember
 from standfast.engine.metrics import EngineMetrics
 from standfast.engine.modes import ModeActions
-from standfast.engine.rekey import KeyRotation
 from standfast.engine.role import ClusterRole, LoneServer
 from standfast.store.database import Store
+
+if TYPE_CHECKING:
+    from standfast.alerts.service import AlertService
+    from standfast.cluster.definition import ClusterDef
+    from standfast.cluster.keyring import KeyRing
+    from standfast.engine.drill import Drill
+    from standfast.engine.member import ClusterMember
+    from standfast.engine.rekey import KeyRotation
+
+
+# The cluster parts (heartbeats, peers, the etcd arbiter with grpc, alerts with httpx
+# and smtplib) are imported only by a cluster member: a lone server never runs them,
+# and importing them would cost it some 20 MB of resident memory (issue 12).
+
+
+def _cluster_member(
+    core: EngineCore, hierarchy: HierarchyOps, cluster: tuple[ClusterDef, KeyRing]
+) -> ClusterMember:
+    from standfast.engine.member import ClusterMember
+
+    return ClusterMember(core, hierarchy, *cluster)
+
+
+def _alert_service(core: EngineCore, member: ClusterMember, definition: ClusterDef) -> AlertService:
+    from standfast.alerts.service import AlertService
+
+    return AlertService(core, member, definition)
 
 
 class Engine:
@@ -52,20 +74,22 @@ class Engine:
         if cluster is None:
             role = LoneServer(self.core, self.hierarchy)
         else:
-            member = ClusterMember(self.core, self.hierarchy, *cluster)
-            self.alerts = AlertService(self.core, member, cluster[0])
+            member = _cluster_member(self.core, self.hierarchy, cluster)
+            self.alerts = _alert_service(self.core, member, cluster[0])
             role = member
         self.role = role
         self.loop = ControlLoop(self.core, self.hierarchy, role)
         self.actions = OperatorActions(self.core, self.hierarchy, role)
         #: The switchover drill (a cluster member's; a lone server has nowhere to go).
-        self.drill = Drill(self.core, member, self.actions) if member is not None else None
+        self.drill: Drill | None = None
         #: Cluster key rotation (``cluster rekey``, SIGHUP): a cluster member's.
-        self.rekey = (
-            KeyRotation(member, cluster[1], paths.cluster_key)
-            if member is not None and cluster is not None
-            else None
-        )
+        self.rekey: KeyRotation | None = None
+        if member is not None and cluster is not None:
+            from standfast.engine.drill import Drill
+            from standfast.engine.rekey import KeyRotation
+
+            self.drill = Drill(self.core, member, self.actions)
+            self.rekey = KeyRotation(member, cluster[1], paths.cluster_key)
         self.modes = ModeActions(self.core, role)
         self.metrics = EngineMetrics(role.snapshot, lambda: self.loop.last_cycle_at)
         self.core.events.subscribe(self.metrics.on_event)

@@ -8,6 +8,9 @@ Contracts:
 - ``last_cycle_at`` moves after every completed cycle; a watchdog pets only while it
   moves (a hung or starved loop stops it).
 - An action that fails unexpectedly is logged and the loop goes on.
+- A check's next one is due on the tag's slot (``engine.schedule.next_due``): at most
+  one interval after it ended, so checks of resources that came into service together
+  spread over the interval instead of firing in the same cycle for ever.
 """
 
 from __future__ import annotations
@@ -23,12 +26,13 @@ from standfast.engine.core import EngineCore
 from standfast.engine.decide import Decision, DecisionKind, Snapshot, decide
 from standfast.engine.hierarchy import HierarchyOps
 from standfast.engine.role import TICK, ClusterRole
+from standfast.engine.schedule import next_due
 from standfast.host import power
 from standfast.host.starved import HostStarved, starved
 from standfast.kits.base import ActionLog, CheckResult
 from standfast.kits.registry import get_kit
 from standfast.messages import Notice, StandfastError
-from standfast.model.config import Operation, SetTarget
+from standfast.model.config import ClusterConfig, Operation, SetTarget
 from standfast.model.states import State
 
 log = logging.getLogger("standfast.engine")
@@ -68,12 +72,11 @@ class ControlLoop:
         self._starved_log = _Every(STARVED_LOG_EVERY)
         # Local tags in maintenance at the last cycle: leaving it resumes their checks.
         self._maintained: frozenset[str] = frozenset()
+        self._capable_of: ClusterConfig | None = None
+        self._capable: frozenset[str] = frozenset()
 
     def snapshot(self) -> Snapshot:
         core = self.core
-        recover_capable = frozenset(
-            t for t in core.graph().resources if get_kit(core.resource(t).kit).supports_recover
-        )
         return Snapshot(
             now=time.monotonic(),
             server=core.server,
@@ -84,8 +87,21 @@ class ControlLoop:
             busy=frozenset(core.busy),
             failures=dict(core.failures),
             recovery_tried=frozenset(core.recovery_tried),
-            recover_capable=recover_capable,
+            recover_capable=self._recover_capable(),
         )
+
+    def _recover_capable(self) -> frozenset[str]:
+        """This server's tags whose kit can recover in place: computed once per
+        configuration (a kit's ``supports_recover`` is a class constant), not every
+        cycle (issue 12: no per-cycle work proportional to the resources)."""
+        config = self.core.config
+        if self._capable_of is not config:
+            graph = config.graph(self.core.server)
+            self._capable = frozenset(
+                t for t, r in graph.resources.items() if get_kit(r.kit).supports_recover
+            )
+            self._capable_of = config
+        return self._capable
 
     async def run(self) -> None:
         await self.role.on_start()
@@ -155,9 +171,10 @@ class ControlLoop:
             now = time.monotonic()
             if result is not None:  # a check that could not run is not counted
                 self._observe_check(tag, deep, result.ok, now - started)
+            # On the tag's slot (engine/schedule.py): at most one interval from now.
             if deep:
-                core.next_deep[tag] = now + core.tunables.SF_DEEPCHECK_INTERVAL
-            core.next_quick[tag] = now + core.tunables.SF_QUICKCHECK_INTERVAL
+                core.next_deep[tag] = next_due(tag, core.tunables.SF_DEEPCHECK_INTERVAL, now)
+            core.next_quick[tag] = next_due(tag, core.tunables.SF_QUICKCHECK_INTERVAL, now)
             if result is not None and not result.ok:
                 notice = result.notice()
                 if notice is not None:

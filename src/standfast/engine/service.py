@@ -20,9 +20,8 @@ import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from standfast.alerts.service import AlertService
 from standfast.cluster.keyring import MIN_KEY_BYTES, ClusterKey
 from standfast.engine import health as rules
 from standfast.engine import views
@@ -39,6 +38,9 @@ from standfast.model.event_query import EventQuery, event_from_backup
 from standfast.model.resources import PropValue
 from standfast.model.states import State, Switchback
 from standfast.store.history import EventHistory
+
+if TYPE_CHECKING:  # a cluster member's only (engine.engine imports it for one)
+    from standfast.alerts.service import AlertService
 
 log = logging.getLogger(__name__)
 

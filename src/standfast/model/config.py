@@ -173,6 +173,11 @@ class ClusterConfig:
     # Maintenance mode (docs/maintenance.md): cluster-wide, and per hierarchy (root
     # equivalencies); servers in standby. Replicated like everything here.
     modes: Modes = field(default_factory=lambda: Modes())
+    # Each server's graph, built once: the configuration never changes (a change is a
+    # new ClusterConfig), and the control loop asks for it several times a cycle.
+    _graphs: dict[str, ServerGraph] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def of(
@@ -267,7 +272,12 @@ class ClusterConfig:
         return hashlib.sha256(raw).hexdigest()[:16]
 
     def graph(self, server: str) -> ServerGraph:
-        return ServerGraph.build(server, self.resources.values(), self.dependencies)
+        """``server``'s resources and dependencies (built on first use, then kept)."""
+        graph = self._graphs.get(server)
+        if graph is None:
+            graph = ServerGraph.build(server, self.resources.values(), self.dependencies)
+            self._graphs[server] = graph
+        return graph
 
     def servers(self) -> list[str]:
         return sorted({s for s, _ in self.resources})
