@@ -358,6 +358,12 @@ def test_hung_daemon_is_reset_by_softdog_before_the_peer_takes_over(
     -no-reboot, so it exits); server2, with no fencing configured, restores only once
     the watchdog's timeout and margin have passed since it declared server1 failed.
     The writer's own lines on the NAS show the two never ran at once."""
+    # server1's daemon restarts below with the watchdog armed; it must hold nothing
+    # then: a stopped daemon leaves its applications running (KillMode=process), and
+    # its peer, which cannot tell a stop from a crash, would take them over meanwhile.
+    if cl.states("server1")[WRITER] != "OSU":
+        ok(cl, "server2", "resource", "in-service", WRITER)
+        in_service_on(cl, "server2", [WRITER, names["fs"], names["dev"]], 60)
     assert cl.lab.exec("server1", ["/usr/sbin/modprobe", "softdog"]).ok
     try:
         device = {"SF_WATCHDOG_DEVICE": "/dev/watchdog"}
