@@ -234,8 +234,9 @@ def test_a_source_over_its_limit_is_refused_while_another_is_served(
 
 
 def test_the_local_socket_bounds_an_unprivileged_user(daemon: LimitedDaemon) -> None:
+    args = [str(daemon.socket), str(HEADER_TIMEOUT + 1.5), str(PER_SOURCE)]
     child = subprocess.Popen(
-        ["/usr/bin/python3", "-c", _UNPRIVILEGED, str(daemon.socket), str(HEADER_TIMEOUT + 1.5)],
+        ["/usr/bin/python3", "-c", _UNPRIVILEGED, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -245,7 +246,7 @@ def test_the_local_socket_bounds_an_unprivileged_user(daemon: LimitedDaemon) -> 
     assert child.stdout is not None
     first = child.stdout.readline()
     assert first.strip().isdigit(), child.communicate(timeout=10)[1]
-    assert int(first) == PER_SOURCE, first  # 40 tried: the rest closed at once
+    assert int(first) == PER_SOURCE, first  # 40 tried: the rest closed within 5 s
     assert daemon.local("GET", "/v1/status").status_code == 200  # root is served
     out, _ = child.communicate(timeout=30)
     assert int(out) == 0  # and the partial requests closed after the header timeout
@@ -257,7 +258,10 @@ socks = []
 for _ in range(40):
     s = socket.socket(socket.AF_UNIX)
     s.connect(sys.argv[1])
-    s.sendall(b"GET /v1/status HTTP/1.1\\r\\nHost: x\\r\\n")
+    try:  # one over the limit may be closed before this is sent
+        s.sendall(b"GET /v1/status HTTP/1.1\\r\\nHost: x\\r\\n")
+    except OSError:
+        pass
     socks.append(s)
 def is_open(s):
     s.settimeout(0.05)
@@ -267,8 +271,15 @@ def is_open(s):
         return True
     except OSError:
         return False
+# The daemon closes what is over the limit as it accepts it; a loaded machine may
+# take a moment: count again until the count settles (at most 5 s).
+deadline = time.monotonic() + 5
 time.sleep(0.3)
-print(sum(map(is_open, socks)), flush=True)
+n = sum(map(is_open, socks))
+while n > int(sys.argv[3]) and time.monotonic() < deadline:
+    time.sleep(0.2)
+    n = sum(map(is_open, socks))
+print(n, flush=True)
 time.sleep(float(sys.argv[2]))
 print(sum(map(is_open, socks)), flush=True)
 """
