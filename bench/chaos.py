@@ -35,7 +35,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.chaos_plan import KINDS, generate
+from bench.chaos_plan import ALL_KINDS, KINDS, generate
 from bench.chaos_run import BOUND, Result, Settings, run_schedule
 from bench.chaos_verdict import RESUME_GRACE, TOLERANCE
 
@@ -69,7 +69,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--kinds",
         default=",".join(KINDS),
-        help=f"comma-separated fault kinds to draw from (default {','.join(KINDS)})",
+        help=f"comma-separated fault kinds to draw from, of {','.join(ALL_KINDS)}"
+        f" (default {','.join(KINDS)})",
     )
     p.add_argument("--bound", type=float, default=BOUND, help=f"liveness bound, s ({BOUND:g})")
     p.add_argument(
@@ -90,8 +91,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     if args.schedules < 1 or args.faults_per_schedule < 1:
         p.error("--schedules and --faults-per-schedule must be at least 1")
-    if sorted(set(args.kinds) - set(KINDS)) or not args.kinds:
-        p.error(f"--kinds: choose from {', '.join(KINDS)}")
+    if sorted(set(args.kinds) - set(ALL_KINDS)) or not args.kinds:
+        p.error(f"--kinds: choose from {', '.join(ALL_KINDS)}")
     if not 0 < args.hold[0] <= args.hold[1] or args.span < 0:
         p.error("--hold needs 0 < MIN <= MAX and --span must not be negative")
     return args

@@ -10,6 +10,9 @@ Contracts:
   says it runs there gets a ``powercut`` ledger record and its marker is removed (a
   real power cut leaves nothing running; the lab's ``ledger_app`` is a marker file,
   which a killed process would not remove).
+- ``stop`` is a clean stop (SIGTERM, in a thread: the daemon hands its hierarchies
+  over first and exits within seconds); the applications stop only if the daemon
+  stops them, so the ledger judges the hand-over. ``restart`` waits for it.
 - Link faults count: a link goes down at the first fault that takes it and comes back
   when the last one ends.
 - ``restart`` and operator actions run in threads (they take seconds); ``heal_all``
@@ -64,6 +67,7 @@ class Lab:
     ops: list[OpResult] = field(default_factory=list)
     down_links: Counter[tuple[str, str]] = field(default_factory=Counter)
     cut_power: set[str] = field(default_factory=set)
+    stopped: set[str] = field(default_factory=set)  # cleanly stopped, to be started
     hung: set[str] = field(default_factory=set)
     _threads: dict[str, threading.Thread] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,9 +83,31 @@ class Lab:
         return proc is not None and proc.poll() is None
 
     def _await_restart(self, server: str) -> None:
-        t = self._threads.get(f"start-{server}")
-        if t is not None:
-            t.join(START_TIMEOUT)
+        for name in (f"stop-{server}", f"start-{server}"):
+            t = self._threads.get(name)
+            if t is not None:
+                t.join(START_TIMEOUT)
+
+    def stop(self, server: str) -> None:
+        self._await_restart(server)
+        if not self._alive(server):
+            self._died(server, "before the stop")
+            return
+        self.stopped.add(server)
+        self.note(f"SIGTERM {server}'s daemon (a clean stop)")
+
+        def run() -> None:
+            began = time.monotonic()
+            self.c.stop(server)  # bounded: SIGKILL after 15 s
+            proc = self.c.servers[server].proc
+            rc = None if proc is None else proc.returncode
+            self.note(f"{server}'s daemon stopped in {time.monotonic() - began:.2f} s (exit {rc})")
+            if rc != 0:
+                self.deaths.append(f"{server}: a clean stop ended with exit status {rc}")
+
+        t = threading.Thread(target=run, name=f"stop-{server}", daemon=True)
+        self._threads[t.name] = t
+        t.start()
 
     def power_cut(self, server: str) -> None:
         self._await_restart(server)
@@ -127,7 +153,9 @@ class Lab:
             except (RuntimeError, TimeoutError) as exc:
                 self._died(server, f"restart failed: {str(exc).strip()[-300:]}")
 
+        self._await_restart(server)
         self.cut_power.discard(server)
+        self.stopped.discard(server)
         self.note(f"restart {server}")
         t = threading.Thread(target=run, name=f"start-{server}", daemon=True)
         self._threads[f"start-{server}"] = t
@@ -217,7 +245,7 @@ class Lab:
             t.join(max(0.0, deadline - time.monotonic()))
         for server in sorted(self.hung):
             self.resume(server)
-        for server in sorted(self.cut_power):
+        for server in sorted(self.cut_power | self.stopped):
             self.restart(server)
         for server in self.c.servers:
             for net in NETS:

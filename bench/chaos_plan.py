@@ -10,6 +10,10 @@ Fault kinds (``hold`` is how long the fault lasts; operator actions have none):
 - ``crash``: power cut of a server (its daemon and everything it started die at once,
   its applications with them); restarted after ``hold``.
 - ``hang``: the server's daemon is SIGSTOPped; SIGCONT after ``hold``.
+- ``stop``: a clean stop of the server's daemon (SIGTERM, as ``systemctl stop``): it
+  hands its hierarchies over and exits; started again after ``hold``. Drawn only when
+  asked for (``--kinds``): the default kinds stay those the CI seeds were drawn from,
+  so a seed replays the same schedule as before it existed.
 - ``cut``: one comm path (``net1`` or ``net2``) of a server goes down; healed after ``hold``.
 - ``isolate``: both comm paths of a server go down; healed after ``hold``.
 - ``split``: a non-transitive partition: ``server`` loses net1, ``other`` loses net2
@@ -37,14 +41,18 @@ NETS = ("net1", "net2")
 # Each application's hierarchy is created on its home server and extended to the others.
 APPS = {"appA": "server1", "appB": "server2", "appC": "server3"}
 
-PROCESS_KINDS = ("crash", "hang")
+PROCESS_KINDS = ("crash", "hang", "stop")
 LINK_KINDS = ("cut", "isolate", "split")
 FAULT_KINDS = PROCESS_KINDS + LINK_KINDS
 OP_KINDS = ("in-service", "set")
-KINDS = FAULT_KINDS + OP_KINDS
+#: The default kinds, in the order the CI seeds were drawn with (the pool's order is
+#: part of what a seed means).
+KINDS = ("crash", "hang", "cut", "isolate", "split", *OP_KINDS)
+ALL_KINDS = (*KINDS, "stop")
 WEIGHTS = {
     "crash": 2.0,
     "hang": 1.5,
+    "stop": 2.0,
     "cut": 2.0,
     "isolate": 1.5,
     "split": 1.5,
@@ -131,7 +139,7 @@ def generate(
     """``count`` faults and operator actions drawn from ``seed``; faults begin within
     ``span`` seconds and each lasts ``hold`` seconds (uniform). Raises ValueError for an
     unknown kind or a count below 1."""
-    unknown = sorted(set(kinds) - set(KINDS))
+    unknown = sorted(set(kinds) - set(ALL_KINDS))
     if unknown or not kinds:
         raise ValueError(f"unknown fault kinds: {', '.join(unknown) or '(none given)'}")
     if count < 1:

@@ -182,6 +182,9 @@ def _run_faults(lab: Lab, schedule: Schedule, t0: float) -> None:
         if f.kind == "crash":
             steps += [(f.at, 1, _bind(lab.power_cut, f.server))]
             steps += [(f.end, 0, _bind(lab.restart, f.server))]
+        elif f.kind == "stop":
+            steps += [(f.at, 1, _bind(lab.stop, f.server))]
+            steps += [(f.end, 0, _bind(lab.restart, f.server))]
         elif f.kind == "hang":
             steps += [(f.at, 1, _bind(lab.hang, f.server)), (f.end, 0, _bind(lab.resume, f.server))]
         elif f.kind in LINK_KINDS:

@@ -358,12 +358,8 @@ def test_hung_daemon_is_reset_by_softdog_before_the_peer_takes_over(
     -no-reboot, so it exits); server2, with no fencing configured, restores only once
     the watchdog's timeout and margin have passed since it declared server1 failed.
     The writer's own lines on the NAS show the two never ran at once."""
-    # server1's daemon restarts below with the watchdog armed; it must hold nothing
-    # then: a stopped daemon leaves its applications running (KillMode=process), and
-    # its peer, which cannot tell a stop from a crash, would take them over meanwhile.
-    if cl.states("server1")[WRITER] != "OSU":
-        ok(cl, "server2", "resource", "in-service", WRITER)
-        in_service_on(cl, "server2", [WRITER, names["fs"], names["dev"]], 60)
+    # server1's daemon restarts below with the watchdog armed: a clean stop, which hands
+    # whatever it holds over to server2 first (the next scenario tests that).
     assert cl.lab.exec("server1", ["/usr/sbin/modprobe", "softdog"]).ok
     try:
         device = {"SF_WATCHDOG_DEVICE": "/dev/watchdog"}
@@ -405,6 +401,49 @@ def test_hung_daemon_is_reset_by_softdog_before_the_peer_takes_over(
         cl.clear_overrides("server1")
         cl.restart_server("server1")  # a fresh guest: no softdog loaded, none armed
     assert cl.states("server2")[WRITER] == "ISP"
+
+
+# ---------------------------------------------------------------------- 7c. clean stop
+
+
+def test_a_clean_daemon_stop_on_the_holder_hands_the_hierarchy_over(
+    cl: VmCluster, names: dict[str, str]
+) -> None:
+    """The SIGTERM of ``systemctl stop`` or ``restart`` on the holder: its daemon takes
+    the NAS hierarchy (writer, file system, NFS mount) out of service and says so in
+    its last heartbeats; server2 brings it into service as a switchover, without the
+    failure rules; the writer's own lines on the NAS never overlap. Before
+    engine/leave.py the stopped daemon left the writer running while server2 started a
+    second one (56 s of two writers in this lab)."""
+    _to_server1(cl, names)
+    stopped_at = time.time()
+    cl.stop_daemon("server1")
+    stop = time.time() - stopped_at
+    assert cl.nfs_mounted("server1", MP) is None  # taken down before the daemon exited
+    cl.wait_state("server2", WRITER, "ISP", 60)
+    moved = time.time() - stopped_at
+    print(f"daemon stop took {stop:.1f} s; writer in service on server2 {moved:.1f} s after")
+    wait_writer_on(cl, "server2", stopped_at)
+    since = [e for e in cl.events("server2") if e["ts"] >= stopped_at - 1]
+    kinds = {(e["kind"], e["tag"]) for e in since}
+    assert (("switchover", WRITER) in kinds) and ("failover", WRITER) not in kinds, kinds
+    wait_for(
+        lambda: any(
+            e["kind"] == "server_left" and e["ts"] >= stopped_at for e in cl.events("server2")
+        ),
+        15,
+        "server2 saw server1 leave",
+        0.3,
+    )
+    assert not any(e["kind"] == "server_failed" and e["ts"] >= stopped_at for e in since)
+    lines = writer_lines(cl)
+    last1 = [x for x in lines if x.server == "server1"][-1]
+    first2 = next(x for x in lines if x.server == "server2" and x.ts > stopped_at)
+    assert last1.ts < first2.ts, (last1, first2)
+    cl.start_daemon("server1", wait=False)
+    cl.wait_formed(120, servers=["server1"])
+    time.sleep(3)
+    assert writer_overlaps(writer_lines(cl)) == []
 
 
 # ---------------------------------------------------------------------- 8. hung NAS

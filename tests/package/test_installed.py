@@ -142,6 +142,8 @@ def test_daemon_unit_readiness_watchdog_restart(installed: Build) -> None:
     assert 10 <= watchdog <= 120
     assert one(s, "Service.Restart") == "on-failure"
     assert one(s, "Service.KillMode") == "process"
+    # A stop hands the hierarchies over first (SF_STOP_TIMEOUT, 60 s), then shuts down.
+    assert float(one(s, "Service.TimeoutStopSec").removesuffix("s")) >= 60 + 17
     assert one(s, "Service.OOMPolicy") == "continue"
     assert one(s, "Install.WantedBy") == "multi-user.target"
 

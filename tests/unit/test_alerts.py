@@ -168,6 +168,7 @@ def test_mapping_of_engine_events() -> None:
         m,
         rec("failover_begun", **{"from": "server2", "to": "server1"}),
         rec("server_failed", "server2"),
+        rec("server_left", "server2"),
         rec("server_joined", "server2"),
         rec("quorum", "server1", "lost (1 of 2 votes)"),
         rec("quorum", "server1", "regained"),
@@ -183,6 +184,7 @@ def test_mapping_of_engine_events() -> None:
     ) == [
         "failover_begun",
         "server_failed",
+        "server_left",
         "server_joined",
         "quorum_lost",
         "quorum_regained",

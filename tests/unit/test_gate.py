@@ -196,6 +196,50 @@ CASES = [
         Verdict.FENCE,
         "fence",
     ),
+    # A holder that took the hierarchy wholly down as its daemon stopped runs none of it:
+    # no fence, no watchdog wait, no confirmation, no partition wait.
+    (
+        "left clean: fencing skipped",
+        RESTORE,
+        replace(FENCING, left_clean={"E-app": "s1"}),
+        Verdict.GO,
+        "left",
+    ),
+    (
+        "left clean: no watchdog wait",
+        RESTORE,
+        replace(BASE, left_clean={"E-app": "s1"}, watchdog_wait={"s1": (NOW - 1, 12.0)}),
+        Verdict.GO,
+        "left",
+    ),
+    (
+        "left clean: no confirmation",
+        RESTORE,
+        replace(CONFIRMING, left_clean={"E-app": "s1"}),
+        Verdict.GO,
+        "left",
+    ),
+    (
+        "left clean: no partition wait",
+        RESTORE,
+        replace(BASE, left_clean={"E-app": "s1"}, counted=frozenset({"s1"})),
+        Verdict.GO,
+        "left",
+    ),
+    (
+        "another server left clean: the failed holder is still fenced",
+        RESTORE,
+        replace(FENCING, left_clean={"E-app": "s3"}),
+        Verdict.FENCE,
+        "fence",
+    ),
+    (
+        "left clean, but still the quiet period",
+        RESTORE,
+        replace(BASE, left_clean={"E-app": "s1"}, quiet_until=NOW + 1),
+        Verdict.WAIT,
+        "quiet",
+    ),
 ]
 
 

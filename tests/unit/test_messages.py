@@ -341,6 +341,12 @@ EXPECTED_FIELDS.update(
         "198113": {"server", "cluster", "version", "events", "files", "path"},
         "198114": {"path", "reason"},
         "198115": {"path", "backup", "server"},
+        # a daemon that stops in a cluster (engine/leave.py)
+        "198201": {"count", "server", "tags"},
+        "198202": {"server", "tags", "seconds"},
+        "198203": {"server", "tags", "reason"},
+        "198204": {"server", "tags"},
+        "198205": {"peer"},
     }
 )
 

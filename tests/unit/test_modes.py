@@ -156,3 +156,10 @@ def test_last_server_of(
     ops: list[SetStandby], alive: set[str], s1_state: State, stuck: str
 ) -> None:
     assert last_server_of(snap(two_servers(*ops), alive, s1_state), "s1") == stuck
+
+
+def test_status_shows_a_server_whose_daemon_is_stopping() -> None:
+    base = snap(two_servers(), {"s1", "s2"})
+    st = views.status(ClusterSnapshot(**{**base.__dict__, "leaving": frozenset({"s2"})}))
+    servers = st["cluster"]["servers"]  # type: ignore[index]
+    assert servers["s2"]["stopping"] is True and servers["s1"]["stopping"] is False

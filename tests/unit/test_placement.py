@@ -216,3 +216,36 @@ def test_standby_server_takes_no_switchback() -> None:
 def test_maintenance_leaves_a_split_alone() -> None:
     both = {"s1": State.ISP, "s2": State.ISP}
     assert place(view("s1", ALL3, both, config=_mode(SetMaintenance(True)))) == []
+
+
+# -- a server whose daemon is stopping (engine/leave.py) ---------------------------------
+
+
+def test_a_stopping_server_takes_nothing() -> None:
+    # s1 (best priority) is stopping: s2 restores, s1 does not.
+    leaving = frozenset({"s1"})
+    alive = {"s1", "s2", "s3"}
+    assert place(view("s1", alive, {}, leaving=leaving)) == []
+    assert place(view("s2", alive, {}, leaving=leaving)) == [
+        Placement(PlacementKind.RESTORE, "E-app", "app", "s2")
+    ]
+    assert place(view("s3", alive, {}, leaving=leaving)) == []
+
+
+@pytest.mark.parametrize("child", [State.ISP, State.ISU, State.OSF])
+def test_nobody_restores_while_a_stopping_server_still_has_part_of_it(child: State) -> None:
+    # The root is down on s1 already, its child not yet (or its remove failed: it may
+    # still run): s2 waits.
+    alive = {"s1", "s2", "s3"}
+    v = view("s2", alive, {}, leaving=frozenset({"s1"}))
+    states = {**v.states, "s1": {"app": State.OSU, "fs": child}}
+    v = ClusterView(**{**v.__dict__, "states": states})
+    assert place(v) == []
+    # s1 not stopping: the root decides, as before (s1, first in line, restores it).
+    v = ClusterView(**{**v.__dict__, "leaving": frozenset(), "local": "s1"})
+    assert place(v) == [Placement(PlacementKind.RESTORE, "E-app", "app", "s1")]
+
+
+def test_a_stopping_server_that_is_gone_no_longer_holds_anything_up() -> None:
+    v = view("s2", {"s2", "s3"}, {}, leaving=frozenset({"s1"}))
+    assert place(v) == [Placement(PlacementKind.RESTORE, "E-app", "app", "s2")]

@@ -35,6 +35,7 @@ KINDS: tuple[str, ...] = (
     "resource_failed",
     "local_recovery",
     "server_failed",
+    "server_left",
     "server_joined",
     "comm_path_down",
     "comm_path_up",

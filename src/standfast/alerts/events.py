@@ -138,7 +138,7 @@ class AlertMapper:
     def map(self, e: EventRecord) -> Alert | None:
         """The alert for ``e``, or None when ``e`` is not one."""
         k, data = e.kind, e.data
-        if k in ("failover_begun", "server_failed", "server_joined", "fence"):
+        if k in ("failover_begun", "server_failed", "server_left", "server_joined", "fence"):
             return self._alert(k, e, **{str(a): str(b) for a, b in data.items()})
         if k == "failover":
             return self._alert("failover", e, **_failover_fields(data))

@@ -215,6 +215,11 @@ class HeartbeatService:
 
     # ------------------------------------------------------------------ sending
 
+    def send_now(self) -> None:
+        """Send the current payload on every path at once, besides the regular beats (a
+        stopping daemon's last word, ``engine/leave.py``). Never blocks or raises."""
+        self._send_all()
+
     def _send_all(self) -> None:
         view = self._table.wire_view()
         now = asyncio.get_running_loop().time()

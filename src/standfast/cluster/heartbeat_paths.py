@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from standfast.cluster.auth import JSONObject, JSONValue
 from standfast.cluster.comm_paths import CommPath, PathEvent, PathState, PathStatus
-from standfast.messages.codes import PATH_ALIVE, PATH_DEAD, SERVER_FAILED
+from standfast.messages import Notice
+from standfast.messages.codes import PATH_ALIVE, PATH_DEAD, SERVER_FAILED, SERVER_LEFT
 
 log = logging.getLogger("standfast.cluster")
 
@@ -203,7 +204,10 @@ class PathTable:
                 network,
                 link.path.peer_address,
             )
-        if peer_failed:
+        if peer_failed and self.peers[peer].payload.get("lv") == 1:
+            # It said it was stopping (engine/leave.py): a departure, not a failure.
+            log.info(Notice.of(SERVER_LEFT, peer=peer).text("en"))
+        elif peer_failed:
             log.error("%s: server %s failed: every comm path to it is DEAD", SERVER_FAILED, peer)
 
 

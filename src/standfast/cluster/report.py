@@ -8,7 +8,8 @@ sender holds quorum, ``st`` the state of each of its resource instances except O
 datagram), ``sn`` when each of its in-service roots came into service (wall clock),
 ``se`` the servers it hears (fresh, itself included), ``pt`` the partition it counts
 itself in (its agreed membership: see ``engine/partition.py``), ``wd`` its watchdog
-timeout in seconds (0: none).
+timeout in seconds (0: none), ``lv`` 1 while its daemon is stopping (it hands its
+hierarchies over and takes none: ``engine/leave.py``; left out otherwise).
 
 Decoding never raises: a peer running another release, or a damaged field, yields
 the best report that can be read (unknown states read as UNKNOWN, bad numbers as
@@ -38,10 +39,11 @@ class HeartbeatReport:
     sees: frozenset[str] = frozenset()  # servers the sender hears now, itself included
     partition: frozenset[str] = frozenset()  # the membership the sender counts itself in
     watchdog: float = 0.0  # the sender's watchdog timeout (0: none)
+    leaving: bool = False  # the sender's daemon is stopping (engine/leave.py)
 
     def encode(self) -> dict[str, Any]:
         """The JSON object carried in the heartbeat payload."""
-        return {
+        out: dict[str, Any] = {
             "v": self.version,
             "dg": self.digest,
             "q": int(self.quorum),
@@ -51,6 +53,9 @@ class HeartbeatReport:
             "pt": sorted(self.partition),
             "wd": self.watchdog,
         }
+        if self.leaving:
+            out["lv"] = 1
+        return out
 
     @classmethod
     def decode(cls, payload: Mapping[str, Any] | None) -> HeartbeatReport | None:
@@ -66,6 +71,7 @@ class HeartbeatReport:
             sees=_names(payload.get("se")),
             partition=_names(payload.get("pt")),
             watchdog=_seconds(payload.get("wd")),
+            leaving=payload.get("lv") == 1,
         )
 
     def states_of(self, tags: Iterable[str]) -> dict[str, State]:

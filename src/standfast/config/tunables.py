@@ -42,6 +42,9 @@ class Tunables:
     SF_WATCHDOG_DEVICE: str = ""
     SF_WATCHDOG_TIMEOUT: int = 10
     SF_WATCHDOG_MARGIN: float = 2.0
+    # A clean stop in a cluster hands the hierarchies over first, within this time
+    # (engine/leave.py); the unit's TimeoutStopSec is longer.
+    SF_STOP_TIMEOUT: float = 60.0
     # The daemon's real-time priority (SCHED_RR, memory locked), as corosync's; 0: none.
     SF_REALTIME_PRIORITY: int = 10
     # The ocf kit: where the OCF resource agents are installed (their OCF_ROOT).
@@ -216,6 +219,7 @@ _PARSERS: dict[str, Callable[[str], object]] = {
     "SF_WATCHDOG_DEVICE": _device,
     "SF_WATCHDOG_TIMEOUT": _whole_seconds,
     "SF_WATCHDOG_MARGIN": _seconds,
+    "SF_STOP_TIMEOUT": _seconds,
     "SF_REALTIME_PRIORITY": _whole(0, 99, "priority"),
     "SF_OCF_ROOT": _directory,
     "SF_EVENT_KEEP": _whole(100, 1_000_000, "events"),

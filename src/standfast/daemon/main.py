@@ -249,14 +249,19 @@ async def serve(paths: Paths, server: str, logs: LogSetup | None = None) -> None
     stop_task = asyncio.create_task(stopping.wait())
     await asyncio.wait({engine_task, api_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     _log_notice(Notice.of("190209", server=server))
-    notify_task.cancel()
     notifier.send("STOPPING=1")
     api.should_exit = True
+    for t in remote_tasks:
+        t.cancel()
+    if not engine_task.done():
+        # A cluster member hands its hierarchies over while its loop still turns (its
+        # peers would otherwise take them over while they still run here), and systemd's
+        # watchdog is still told so.
+        await engine.leave()
+    notify_task.cancel()
     engine.stop()
     if watchdog is not None:
         watchdog.close()  # a clean stop disarms it; a crash or a hang does not
-    for t in remote_tasks:
-        t.cancel()
     if remote_tasks:
         await asyncio.wait(remote_tasks, timeout=6)
     await asyncio.wait({api_task}, timeout=6)

@@ -13,6 +13,8 @@ uses these parts: the API and the CLI go through ``service.EngineService``.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from standfast.engine.member import ClusterMember
     from standfast.engine.rekey import KeyRotation
 
+log = logging.getLogger("standfast.engine")
 
 # The cluster parts (heartbeats, peers, the etcd arbiter with grpc, alerts with httpx
 # and smtplib) are imported only by a cluster member: a lone server never runs them,
@@ -114,6 +117,17 @@ class Engine:
         if self.alerts is not None:
             self.alerts.start()
         await self.loop.run()
+
+    async def leave(self) -> None:
+        """The daemon stops: a cluster member hands its hierarchies over while the loop
+        still runs (heartbeats, checks, the watchdog's pets); bounded by SF_STOP_TIMEOUT
+        plus one second, never raises (``engine/leave.py``)."""
+        timeout = self.core.tunables.SF_STOP_TIMEOUT
+        try:
+            async with asyncio.timeout(timeout + 1.0):
+                await self.role.leave(timeout)
+        except Exception:
+            log.exception("the hand-over before the stop failed")
 
     def stop(self) -> None:
         """Ends the loop and cancels every background task; returns at once."""

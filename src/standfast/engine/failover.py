@@ -47,6 +47,8 @@ class TakeoverBook:
     uncounted_since: dict[str, float] = field(default_factory=dict)
     peer_watchdog: dict[str, float] = field(default_factory=dict)  # server -> its timeout
     ever_alive: set[str] = field(default_factory=set)  # heard since this daemon started
+    # equiv -> the peer that took it wholly down as its daemon stopped (engine/leave.py)
+    left_clean: dict[str, str] = field(default_factory=dict)
 
 
 class FailoverExecutor:
@@ -86,7 +88,9 @@ class FailoverExecutor:
             if p.kind is PlacementKind.RESTORE:
                 if decision.verdict == "fence" and not await self.fence(decision.previous):
                     return
-                await self._failover_restore(p, hierarchy, decision.previous)
+                await self._failover_restore(
+                    p, hierarchy, decision.previous, handover=decision.rule == "left"
+                )
             else:
                 if p.kind is PlacementKind.SWITCHBACK:
                     log.info(Notice.of("193015", tag=p.tag, target=p.target).text("en"))
@@ -128,16 +132,22 @@ class FailoverExecutor:
         core.event("fence_failed", previous, result.detail or result.code)
         return False
 
-    async def _failover_restore(self, p: Placement, hierarchy: set[str], previous: str) -> None:
+    async def _failover_restore(
+        self, p: Placement, hierarchy: set[str], previous: str, *, handover: bool = False
+    ) -> None:
+        """``handover``: the previous holder took it down as its daemon stopped; this is
+        a switchover, not a failover (no 193014, no failover_begun)."""
         core = self.core
         detected = self.members.failed_at.get(previous) if previous else None
         heard = self.members.last_heard_at.get(previous) if previous else None
         decided = time.monotonic()
+        if handover:
+            detected = None
         if previous and previous != core.server and detected is not None:
             log.warning(
                 Notice.of("193014", peer=previous, tag=p.tag, target=core.server).text("en")
             )
-        if previous and previous != core.server:
+        if previous and previous != core.server and not handover:
             # Announced before the restore: an administrator hears of it while it runs.
             core.event(
                 "failover_begun",
@@ -164,4 +174,7 @@ class FailoverExecutor:
                 data["last_heard_at"] = time.time() - (done - heard)
                 data["outage_seconds"] = round(done - heard, 3)
         kind = "failover" if previous and previous != core.server else "restore"
+        if handover:
+            kind = "switchover"
+            data["reason"] = f"{previous} stopped its daemon"
         core.event(kind, p.tag, f"{previous or '-'} -> {core.server}", data)

@@ -17,6 +17,9 @@ Rules, in the order they apply (each verdict names its rule; tests are table-dri
   may predate the change, so restores wait out the quiet period.
 - ``hold_off``: this server released the hierarchy to a peer that is bringing it up;
   it must not take it back before the peer's heartbeats say so, unless the peer died.
+- ``left``: the previous holder's daemon stopped after taking the hierarchy wholly out
+  of service (its last heartbeats said so, ``engine/leave.py``): it runs none of it, so
+  no confirmation, partition wait, watchdog wait or fence applies; restore now.
 - The previous holder (the last server seen holding it, or, when none was seen, the
   best-priority copy on a server declared failed since) being a failed peer, then:
   - ``confirm``: failover confirmation configured: ask the operator (``CONFIRM``), wait
@@ -89,6 +92,9 @@ class GateFacts:
     watchdog_wait: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     # equiv -> server holding its key in etcd (None: no arbiter configured).
     arbiter_holders: Mapping[str, str] | None = None
+    # equiv -> the server that took it wholly down as its daemon stopped (until that
+    # server is heard again without stopping).
+    left_clean: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,10 @@ def gate(p: Placement, config: ClusterConfig, facts: GateFacts) -> GateDecision:
     if held is not None and facts.now < held[1] and held[0] in facts.alive:
         return GateDecision(Verdict.WAIT, "hold_off", f"released to {held[0]}, coming up there")
     previous = previous_holder(p.equiv, config, facts)
+    if previous and previous != facts.local and facts.left_clean.get(p.equiv) == previous:
+        return GateDecision(
+            Verdict.GO, "left", f"{previous} took it down as its daemon stopped", previous
+        )
     failed_peer = bool(previous) and previous != facts.local and previous not in facts.alive
     if not failed_peer:
         return GateDecision(Verdict.GO, "go", "", previous)

@@ -28,6 +28,7 @@ from standfast.engine.extend import Extender
 from standfast.engine.failover import FailoverExecutor, TakeoverBook
 from standfast.engine.gate import GateDecision, GateFacts, Verdict, gate
 from standfast.engine.hierarchy import HierarchyOps
+from standfast.engine.leave import Departure
 from standfast.engine.loop import halt_host
 from standfast.engine.membership import Membership
 from standfast.engine.operator_gate import OperatorGate
@@ -77,6 +78,7 @@ class ClusterMember:
         self.remote_certificate: str | None = None
         core.on_change(self.replication.push)
         self.arbitration = Arbitration(core, hierarchy, self.members)
+        self.departure = Departure(core, hierarchy, self.members, self.book, self.publish)
 
     # -- life cycle -----------------------------------------------------------------
 
@@ -97,17 +99,23 @@ class ClusterMember:
     # -- the per-cycle work ---------------------------------------------------------
 
     def publish(self) -> None:
+        self.members.publish(self._report(self.had_quorum))
+
+    def _report(self, quorum: bool) -> HeartbeatReport:
         core = self.core
-        self.members.publish(
-            HeartbeatReport(
-                version=core.config.version,
-                digest=core.config.digest(),
-                quorum=self.had_quorum,
-                states=dict(core.states),
-                since=core.since_roots(),
-                watchdog=self._own_watchdog(),
-            )
+        return HeartbeatReport(
+            version=core.config.version,
+            digest=core.config.digest(),
+            quorum=quorum,
+            states=dict(core.states),
+            since=core.since_roots(),
+            watchdog=self._own_watchdog(),
+            leaving=self.departure.leaving,
         )
+
+    async def leave(self, timeout: float) -> None:
+        """Hand this server's hierarchies over before the daemon stops (engine/leave.py)."""
+        await self.departure.leave(timeout)
 
     def _own_watchdog(self) -> float:
         t = self.core.tunables
@@ -118,17 +126,9 @@ class ClusterMember:
         self._notice_stall()
         self.members.update_partition()
         has_q, present, needed = self.members.quorum()
-        self.members.publish(
-            HeartbeatReport(
-                core.config.version,
-                core.config.digest(),
-                has_q,
-                dict(core.states),
-                core.since_roots(),
-                watchdog=self._own_watchdog(),
-            )
-        )
+        self.members.publish(self._report(has_q))
         self._take_news()
+        self.departure.note()
         self.replication.adopt_newer()
         self._note_modes()
         self._quorum_transition(has_q, present, needed)
@@ -198,7 +198,11 @@ class ClusterMember:
                 {"peer": peer, "network": network, "state": state},
             )
         for peer in news.failed:
-            core.event("server_failed", peer, "every comm path is dead")
+            report = self.members.peer_report(peer)
+            if report is not None and report.leaving:
+                core.event("server_left", peer, "its daemon stopped")
+            else:
+                core.event("server_failed", peer, "every comm path is dead")
         for peer in news.joined:
             was_fenced = peer in book.fenced
             book.fenced.discard(peer)  # it is back: a later failure needs a new fence
@@ -292,6 +296,7 @@ class ClusterMember:
             arbiter_holders=None
             if self.members.arbiter is None
             else self.members.arbiter.holders(),
+            left_clean=dict(book.left_clean),
         )
 
     def hold_off_seconds(self) -> float:
@@ -339,6 +344,7 @@ class ClusterMember:
             has_q, present, needed = self.members.quorum()
             quorum = QuorumStatus(has_q, present, needed, self.definition.quorum)
         alive = self.members.alive()
+        leaving = {core.server} if self.departure.leaving else set()
         states: dict[str, dict[str, State]] = {core.server: dict(core.states)}
         since: dict[str, dict[str, float]] = {core.server: core.since_roots()}
         peer_configs: dict[str, tuple[int, str]] = {}
@@ -348,6 +354,8 @@ class ClusterMember:
             since[peer] = dict(report.since) if report is not None else {}
             if report is not None:
                 peer_configs[peer] = (report.version, report.digest)
+                if report.leaving:
+                    leaving.add(peer)
         busy_equivs = frozenset(
             core.resource(t).equiv for t in core.busy if (core.server, t) in core.config.resources
         )
@@ -376,6 +384,7 @@ class ClusterMember:
             round_trips=self.members.heartbeat.round_trips(),
             arbiter=self.arbitration.status(),
             without_quorum=self.arbitration.peers_without_quorum(alive),
+            leaving=frozenset(leaving),
         )
 
     def copy_state(self, server: str, tag: str) -> State:

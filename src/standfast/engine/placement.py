@@ -3,7 +3,9 @@
 A hierarchy is named by the equivalency of its root (every server's copy of the
 root shares it). For each hierarchy the highest-priority eligible server serves
 it; eligible means alive, not blocked by its administrator, not in standby and not
-holding a failed (OSF) copy, and (quorum etcd) holding a lease. A hierarchy in
+holding a failed (OSF) copy, not stopping its daemon, and (quorum etcd) holding a
+lease. While a stopping server's copy has any resource in service or failed (it may
+still run), not only its root, nobody else restores the hierarchy. A hierarchy in
 maintenance (its own or the cluster's) is left as it is: no restore, no switchback, no
 split resolved. A server in standby gives its copies up while another server is
 eligible to take them.
@@ -65,6 +67,22 @@ def holders(view: ClusterView, equiv: str) -> list[Resource]:
     ]
 
 
+def still_stopping(view: ClusterView, equiv: str) -> list[str]:
+    """Live servers whose daemon is stopping while some resource of their copy of the
+    hierarchy is in service or failed (it may still run): nobody else restores it until
+    they have taken all of it down, or are gone (then the rules of a failure apply)."""
+    out = []
+    for r in copies(view, equiv):
+        if r.server not in view.leaving or r.server not in view.alive:
+            continue
+        for t in view.config.graph(r.server).hierarchy(r.tag):
+            state = _state(view, r.server, t)
+            if state.in_service or state is State.OSF:
+                out.append(r.server)
+                break
+    return out
+
+
 def eligible(view: ClusterView, equiv: str) -> list[Resource]:
     return [
         r
@@ -73,6 +91,7 @@ def eligible(view: ClusterView, equiv: str) -> list[Resource]:
         and r.server not in view.blocked
         and not view.config.standby(r.server)
         and r.server not in view.without_quorum
+        and r.server not in view.leaving
         and _state(view, r.server, r.tag) != State.OSF
     ]
 
@@ -104,7 +123,7 @@ def place(view: ClusterView) -> list[Placement]:
         if not view.config.wanted(equiv):
             continue
         if not serving:
-            if not view.quorum:
+            if not view.quorum or still_stopping(view, equiv):
                 continue
             candidates = eligible(view, equiv)
             preferred = view.config.target(equiv).server

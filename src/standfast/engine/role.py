@@ -33,6 +33,11 @@ class ClusterRole(Protocol):
     async def cycle(self) -> None:
         """Once per loop cycle: heartbeats, replication, placement."""
 
+    async def leave(self, timeout: float) -> None:
+        """The daemon stops: hand this server's hierarchies over (a cluster member,
+        ``engine/leave.py``) or leave them running (a lone server brings them back at
+        its next start). Bounded by ``timeout``; never raises."""
+
     async def aclose(self) -> None:
         """Release what ``on_start`` acquired (sockets)."""
 
@@ -105,6 +110,9 @@ class LoneServer:
                 core.spawn(self.hierarchy.restore_quietly(tags, wait=TICK))
 
     async def cycle(self) -> None:
+        return None
+
+    async def leave(self, timeout: float) -> None:
         return None
 
     async def aclose(self) -> None:

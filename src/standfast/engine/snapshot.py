@@ -60,6 +60,9 @@ class ClusterSnapshot:
     # server's own there (not a shared majority), so a live peer may lack it; it can
     # take nothing, and placement passes over it.
     without_quorum: frozenset[str] = frozenset()
+    # Servers whose daemon is stopping (this one included): they hand their hierarchies
+    # over and take none (engine/leave.py).
+    leaving: frozenset[str] = frozenset()
 
     @classmethod
     def of_lone_server(cls, core: _CoreLike) -> ClusterSnapshot:

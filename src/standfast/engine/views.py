@@ -67,6 +67,7 @@ def _cluster_part(snap: ClusterSnapshot) -> dict[str, object]:
             "paths": dict(snap.paths.get(name, {})),
             "failover_blocked": name in snap.blocked,
             "standby": snap.config.standby(name),
+            "stopping": name in snap.leaving,  # its daemon hands its hierarchies over
         }
         for name in snap.servers
     }

@@ -256,7 +256,9 @@ class VmCluster(GuestOps):
         return pid
 
     def stop_daemon(self, server: str, timeout: float = 30.0) -> None:
-        """SIGTERM the daemon (SIGKILL after *timeout*); its resources stay as they are."""
+        """SIGTERM the daemon (SIGKILL after *timeout*): a clean stop, which hands the
+        server's hierarchies over to its peers first (engine/leave.py), except those
+        in maintenance."""
         pid = self.daemon_pid(server)
         if pid is None:
             return

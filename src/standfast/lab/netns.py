@@ -226,7 +226,14 @@ class NetCluster:
 
     def down(self) -> None:
         self.stop_witness()
-        for srv in self.servers.values():
+        # Every daemon is told at once: each stopping daemon hands its hierarchies over
+        # (engine/leave.py), and one stopped after another would pass them down the line.
+        running = [s for s in self.servers.values() if s.proc is not None and s.proc.poll() is None]
+        for srv in running:
+            assert srv.proc is not None
+            srv.proc.send_signal(signal.SIGCONT)
+            srv.proc.send_signal(signal.SIGTERM)
+        for srv in running:
             self.stop(srv.name)
         for srv in self.servers.values():
             for link in srv.host_links.values():
@@ -303,6 +310,8 @@ class NetCluster:
         proc.send_signal(signal.SIGCONT)
 
     def stop(self, server: str) -> None:
+        """SIGTERM ``server``'s daemon (a clean stop: it hands its hierarchies over
+        first) and wait for it to exit; SIGKILL after 15 s."""
         srv = self.servers[server]
         if srv.proc is None or srv.proc.poll() is not None:
             return

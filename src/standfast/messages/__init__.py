@@ -70,6 +70,7 @@ def _catalogue() -> dict[str, MessageDef]:
     from standfast.messages.ocf_codes import OCF_MESSAGES
     from standfast.messages.own import OWN_MESSAGES
     from standfast.messages.quorum_codes import QUORUM_MESSAGES
+    from standfast.messages.stop_codes import STOP_MESSAGES
     from standfast.messages.systemd_codes import SYSTEMD_MESSAGES
 
     table: dict[str, MessageDef] = {}
@@ -89,6 +90,7 @@ def _catalogue() -> dict[str, MessageDef]:
         *MODE_MESSAGES,
         *SYSTEMD_MESSAGES,
         *BACKUP_MESSAGES,
+        *STOP_MESSAGES,
     ):
         if m.code in table:
             raise RuntimeError(f"duplicate message code {m.code}")

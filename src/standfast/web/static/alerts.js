@@ -7,7 +7,7 @@ import { t } from "./i18n.js";
 
 const KINDS = [
   "failover_begun", "failover", "resource_failed", "local_recovery", "server_failed",
-  "server_joined", "comm_path_down", "comm_path_up", "quorum_lost", "quorum_regained",
+  "server_left", "server_joined", "comm_path_down", "comm_path_up", "quorum_lost", "quorum_regained",
   "fence", "fence_result", "nas_hung", "nas_back", "config_conflict",
 ];
 const FIELDS = {
