@@ -285,6 +285,29 @@ async def test_stopped_peer_is_unreachable_within_the_timeout(
     assert (await client.call("server2", "echo", {}, timeout=2.0))["me"] == "server2"
 
 
+async def test_a_stop_with_open_connections_is_quiet(
+    nodes: dict[str, Node], client: PeerClient
+) -> None:
+    """A daemon's stop cancels the connections it serves; nothing reaches the loop's
+    exception handler (under Python 3.11 a cancelled connection task logged "Exception
+    in callback ... CancelledError" for each, in every daemon's log at each stop)."""
+    await client.call("server2", "echo", {}, timeout=2.0)  # one idle, cached connection
+    idle = [await asyncio.open_connection(*a) for a in nodes["server2"].listen]
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        await asyncio.sleep(0.1)  # the server's tasks are reading
+        await nodes["server2"].stop()
+        await asyncio.sleep(0.1)  # done callbacks run
+    finally:
+        loop.set_exception_handler(previous)
+        for _, writer in idle:
+            writer.close()
+    assert [str(c.get("exception") or c.get("message")) for c in reported] == []
+
+
 async def test_unknown_peer_and_bad_arguments(client: PeerClient) -> None:
     with pytest.raises(PeerUnreachable):
         await client.call("nobody", "echo", {}, timeout=1.0)

@@ -421,8 +421,7 @@ def test_a_clean_daemon_stop_on_the_holder_hands_the_hierarchy_over(
     stop = time.time() - stopped_at
     assert cl.nfs_mounted("server1", MP) is None  # taken down before the daemon exited
     cl.wait_state("server2", WRITER, "ISP", 60)
-    moved = time.time() - stopped_at
-    print(f"daemon stop took {stop:.1f} s; writer in service on server2 {moved:.1f} s after")
+    seen = time.time() - stopped_at
     wait_writer_on(cl, "server2", stopped_at)
     since = [e for e in cl.events("server2") if e["ts"] >= stopped_at - 1]
     kinds = {(e["kind"], e["tag"]) for e in since}
@@ -440,6 +439,13 @@ def test_a_clean_daemon_stop_on_the_holder_hands_the_hierarchy_over(
     last1 = [x for x in lines if x.server == "server1"][-1]
     first2 = next(x for x in lines if x.server == "server2" and x.ts > stopped_at)
     assert last1.ts < first2.ts, (last1, first2)
+    # The writer's own NAS ledger times the hand-over; polling the guest's CLI only
+    # bounds it.
+    print(
+        f"daemon stop took {stop:.1f} s; writer's last line on server1 "
+        f"{last1.ts - stopped_at:.1f} s and first on server2 {first2.ts - stopped_at:.1f} s "
+        f"after SIGTERM (seen through the CLI after {seen:.1f} s)"
+    )
     cl.start_daemon("server1", wait=False)
     cl.wait_formed(120, servers=["server1"])
     time.sleep(3)

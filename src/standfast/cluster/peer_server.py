@@ -269,6 +269,11 @@ class PeerServer:
                 await asyncio.wait_for(writer.drain(), timeout=WRITE_TIMEOUT)
         except (ConnectionError, TimeoutError, asyncio.IncompleteReadError, OSError):
             return
+        except asyncio.CancelledError:
+            # Only stop() cancels a connection, and it ends here. Re-raised, Python
+            # 3.11's start_server callback calls exception() on the cancelled task and
+            # logs a traceback for every open connection at each daemon stop.
+            return
         except Exception:
             self._count("internal_error")
             log.exception("unexpected error on a peer connection from %s", source)

@@ -217,6 +217,8 @@ class WitnessServer:
         except (TimeoutError, OSError, ValueError, asyncio.IncompleteReadError) as exc:
             self.dropped += 1
             log.debug("witness connection from %s: %r", source, exc)
+        except asyncio.CancelledError:
+            return  # the witness stops; see PeerServer._serve for why not re-raised
         finally:
             writer.close()
             with contextlib.suppress(TimeoutError, OSError):

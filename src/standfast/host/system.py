@@ -12,7 +12,14 @@ import psutil
 from standfast.host.commands import CommandResult, run
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-DEFAULT_HALT_COMMAND: tuple[str, ...] = ("systemctl", "poweroff", "--force", "--force")
+# --no-sync: see SF_HALT_COMMAND in config/tunables.py.
+DEFAULT_HALT_COMMAND: tuple[str, ...] = (
+    "systemctl",
+    "poweroff",
+    "--force",
+    "--force",
+    "--no-sync",
+)
 
 
 @dataclass(frozen=True)
