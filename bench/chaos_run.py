@@ -153,12 +153,14 @@ def _form(c: NetCluster) -> None:
 
     def all_see_all() -> bool:
         for s in c.servers:
-            view = c.api(s, "GET", "/v1/status", timeout=3)["cluster"]["servers"]
-            if not all(v["alive"] for v in view.values()):
+            cluster = c.api(s, "GET", "/v1/status", timeout=3)["cluster"]
+            if not all(v["alive"] for v in cluster["servers"].values()):
                 return False
+            if not cluster["quorum"]["has_quorum"]:
+                return False  # changes are refused until then (193033)
         return True
 
-    _wait("every server alive on every server", all_see_all, FORM_TIMEOUT, 0.2)
+    _wait("every server alive and with quorum on every server", all_see_all, FORM_TIMEOUT, 0.2)
     for app, home in APPS.items():
         c.cli(home, "resource", "create", "--kit", "app", "--tag", app, *c.app_props(app))
         for target in c.servers:

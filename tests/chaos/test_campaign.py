@@ -22,10 +22,12 @@ pytestmark = [pytest.mark.root, pytest.mark.daemon]
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = [1, 11, 13, 14, 19, 20]
 # Drawn with the clean stop among the kinds: seed 3 (kinds in STOP_ORDER) found a
-# traceback at every stop (a cancelled peer connection under Python 3.11); seed 23
-# (ALL_KINDS) stops all three daemons one after the other, with a link cut.
+# traceback at every stop (a cancelled peer connection under Python 3.11); seed 6
+# (ALL_KINDS) an accepted change lost, made on a server cut off from the majority;
+# seed 23 (ALL_KINDS) stops all three daemons one after the other, with a link cut.
 STOP_ORDER = ("crash", "hang", "stop", "cut", "isolate", "split", "in-service", "set")
-CASES = [(seed, KINDS) for seed in SEEDS] + [(3, STOP_ORDER), (23, ALL_KINDS)]
+CASES = [(seed, KINDS) for seed in SEEDS]
+CASES += [(3, STOP_ORDER), (6, ALL_KINDS), (23, ALL_KINDS)]
 
 
 def test_the_ci_seeds_cover_every_fault_kind() -> None:

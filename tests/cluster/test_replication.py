@@ -1,5 +1,7 @@
 """Configuration replication: a server that was down catches up; two servers that
-changed the configuration while cut off converge on one version, deterministically."""
+changed the configuration while cut off converge on one version, deterministically;
+with quorum, a server cut off from the majority refuses a change instead of storing one
+that the majority's would replace."""
 
 from __future__ import annotations
 
@@ -68,6 +70,42 @@ def test_changes_made_apart_converge(tmp_path: Path) -> None:
         assert final in (v1, v2)
         loser = "server2" if final == v1 else "server1"
         assert "193016" in c.servers[loser].log_file.read_text()
+
+
+def has_quorum(c: NetCluster, server: str) -> bool:
+    status = c.api(server, "GET", "/v1/status")
+    return bool(status["cluster"]["quorum"]["has_quorum"])
+
+
+def test_a_server_without_quorum_refuses_a_change_and_keeps_the_majority_s(
+    tmp_path: Path,
+) -> None:
+    """Found by bench/chaos.py (seed 6 with every kind): an operator's `resource set` on
+    a server cut off from the other two was accepted (exit 0) and then lost to the
+    majority's change of the same version (193016)."""
+    with net_cluster(tmp_path / "c", count=3, tag="q", defaults="") as c:
+        c.start_all()
+        time.sleep(c.settle_seconds())
+        c.cli("server1", "resource", "create", "--kit", "app", "--tag", "app", *c.app_props("app"))
+        c.cli("server1", "resource", "extend", "app", "--target", "server3")
+        before = wait_same_config(c, ["server1", "server2", "server3"], timeout=10)
+        c.isolate("server3")
+        deadline = time.monotonic() + 10
+        while has_quorum(c, "server3") and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not has_quorum(c, "server3")
+        r = c.cli("server3", "resource", "set", "app", "--prop", "check_timeout=28", check=False)
+        assert r.returncode != 0 and "193033" in r.stderr, r
+        assert config_of(c, "server3") == before  # nothing changed
+        c.cli("server1", "resource", "set", "app", "--prop", "check_timeout=7")  # majority
+        c.isolate("server3", cut=False)
+        final = wait_same_config(c, ["server1", "server2", "server3"], timeout=15)
+        timeouts = {
+            x["server"]: x["props"]["check_timeout"]
+            for x in final["resources"]  # type: ignore[union-attr]
+        }
+        assert timeouts["server1"] == 7.0 and timeouts["server3"] != 28, timeouts
+        assert "193016" not in c.servers["server3"].log_file.read_text()
 
 
 def test_a_configuration_larger_than_a_datagram_replicates(tmp_path: Path) -> None:

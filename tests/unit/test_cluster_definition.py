@@ -90,6 +90,9 @@ def test_an_unknown_setting_is_refused_by_name(doc: dict[str, Any], key: str, hi
         {"peer_port": 65536},
         {"heartbeat_port": "7800"},
         {"heartbeat_port": True},
+        {"heartbeat_port": 17810.7},
+        {"heartbeat_port": -1},
+        {"heartbeat_port": 70000},
         {"heartbeat_port": 7900, "peer_port": 7900},
     ],
 )
@@ -153,6 +156,18 @@ def test_cluster_check_names_the_bad_setting_and_import_refuses_it(tmp_path: Pat
         assert "193028" in r.output or "193001" in r.output, r.output
         assert "Traceback" not in r.output
     assert (home / "lib" / "cluster.json").read_text() == before  # nothing changed
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "0"])
+def test_cluster_init_refuses_a_port_out_of_range_and_writes_nothing(
+    tmp_path: Path, port: str
+) -> None:
+    home = tmp_path / "sf"
+    args = ["cluster", "init", "c", "--server", "s1", "--address", "net1=10.0.0.1"]
+    r = cli_run(home, *args, "--heartbeat-port", port)
+    assert r.exit_code != 0 and "Traceback" not in r.output, r.output
+    assert "193029" in r.output, r.output
+    assert not (home / "lib" / "cluster.json").exists()
 
 
 @pytest.mark.parametrize("value", ["false", 0, None])

@@ -283,7 +283,9 @@ class OperatorActions:
         ops += [AddDependency(d) for d in sorted(backup.dependencies)]
         ops += [SetTarget(e, t.in_service, t.server) for e, t in sorted(backup.targets.items())]
         ops += core.config.modes.ops_to(backup.modes)
-        await core.apply(ops)
+        # A restore is the operator's word on the whole configuration, also on the
+        # first server of a cluster rebuilt from its backups (alone, without quorum).
+        await core.apply(ops, guarded=False)
         core.sync_states()
         core.event("config", core.server, f"restored a backup as version {core.config.version}")
         return ActionOutcome(

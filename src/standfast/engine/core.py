@@ -12,7 +12,10 @@ Contracts:
   (SF_ACTION_TIMEOUT by default); an overrun raises 190207, the kit's refusals their
   own StandfastError.
 - ``apply`` stores one versioned change (all or nothing: StandfastError and nothing
-  stored) and then awaits every change listener (replication pushes it to peers).
+  stored) and then awaits every change listener (replication pushes it to peers). An
+  operator's change (``guarded``, the default) first passes the change guard: a cluster
+  member without quorum refuses it (193033), since a change made apart from the
+  majority is replaced when the cluster is whole again (193016).
 - ``set_state`` is idempotent: setting the state a resource already has records nothing.
 """
 
@@ -71,6 +74,8 @@ class EngineCore:
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._change_listeners: list[Callable[[], Awaitable[None]]] = []
+        #: Raises when an operator's change may not be stored now (ClusterMember: quorum).
+        self.change_guard: Callable[[], None] | None = None
 
     # -- lookups -----------------------------------------------------------------------
 
@@ -148,8 +153,12 @@ class EngineCore:
         """``listener`` is awaited after every change stored here."""
         self._change_listeners.append(listener)
 
-    async def apply(self, ops: Sequence[Operation]) -> ClusterConfig:
-        """Apply one versioned change here, then let the listeners (peers) know."""
+    async def apply(self, ops: Sequence[Operation], *, guarded: bool = True) -> ClusterConfig:
+        """Apply one versioned change here, then let the listeners (peers) know.
+        ``guarded=False`` for what must be stored even apart from the majority: the
+        engine's own bookkeeping, an operator's release, a restore from a backup."""
+        if guarded and self.change_guard is not None:
+            self.change_guard()
         self.config = self.store.apply(ops, origin=self.server)
         for listener in self._change_listeners:
             await listener()

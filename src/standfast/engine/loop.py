@@ -277,7 +277,7 @@ class ControlLoop:
             if core.config.wanted(equiv):
                 ops.append(SetTarget(equiv, False, core.config.target(equiv).server))
         if ops:
-            await core.apply(ops)
+            await core.apply(ops, guarded=False)
             core.event("unwanted", tag, "configuration error: no failover until corrected")
 
 

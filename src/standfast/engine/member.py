@@ -77,6 +77,7 @@ class ClusterMember:
         #: pin it for the requests they relay here.
         self.remote_certificate: str | None = None
         core.on_change(self.replication.push)
+        core.change_guard = self._change_guard
         self.arbitration = Arbitration(core, hierarchy, self.members)
         self.departure = Departure(core, hierarchy, self.members, self.book, self.publish)
 
@@ -116,6 +117,14 @@ class ClusterMember:
     async def leave(self, timeout: float) -> None:
         """Hand this server's hierarchies over before the daemon stops (engine/leave.py)."""
         await self.departure.leave(timeout)
+
+    def _change_guard(self) -> None:
+        """An operator's configuration change needs quorum (as the status shows it):
+        one stored apart from the majority is replaced when the cluster is whole again
+        (193016), after the operator was told it was done (found by bench/chaos.py)."""
+        has_q, present, needed = self.members.quorum()
+        if not has_q:
+            raise StandfastError("193033", server=self.core.server, votes=present, needed=needed)
 
     def _own_watchdog(self) -> float:
         t = self.core.tunables

@@ -85,7 +85,7 @@ def halt(command: Sequence[str], *, timeout: float) -> None:
 
     Timing: returns or raises within :func:`halt_deadline` (``timeout`` + 4 s); the
     command's process group is killed at ``timeout``. With the default command
-    (``systemctl poweroff --force --force --no-sync``) the machine goes off at once, so a
+    (``/sbin/poweroff --force --no-sync``) the machine goes off at once, so a
     successful call may never return.
 
     Errors: :class:`HaltError` (190501) when the command is missing, exits non-zero or

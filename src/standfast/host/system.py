@@ -13,13 +13,7 @@ from standfast.host.commands import CommandResult, run
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # --no-sync: see SF_HALT_COMMAND in config/tunables.py.
-DEFAULT_HALT_COMMAND: tuple[str, ...] = (
-    "systemctl",
-    "poweroff",
-    "--force",
-    "--force",
-    "--no-sync",
-)
+DEFAULT_HALT_COMMAND: tuple[str, ...] = ("/sbin/poweroff", "--force", "--no-sync")
 
 
 @dataclass(frozen=True)

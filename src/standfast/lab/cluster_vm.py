@@ -75,7 +75,7 @@ LAB_DEFAULTS: dict[str, str] = {
     "SF_QUICKCHECK_INTERVAL": "2",
     "SF_UMOUNT_TERM_WAIT": "2",
 }
-# SF_HALT_COMMAND keeps its default (systemctl poweroff --force --force --no-sync): systemctl
+# SF_HALT_COMMAND keeps its default (/sbin/poweroff --force --no-sync): poweroff(8)
 # powers the guest off through the kernel without systemd, and qemu (-no-reboot) exits.
 
 #: Heartbeats in TCG guests: a guest's CPU can be taken by a slow python import for

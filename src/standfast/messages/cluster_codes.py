@@ -231,6 +231,19 @@ CLUSTER_MESSAGES: tuple[MessageDef, ...] = (
         "フェイルオーバー先として使う前に、失敗した手順が示すサーバの問題を修正してください。",
     ),
     MessageDef(
+        "193033",
+        _ERR,
+        "Configuration change refused on server {server}: no quorum ({votes} of {needed} "
+        "votes); nothing was changed",
+        "サーバ {server} で構成の変更を拒否しました: クォーラムがありません "
+        "({needed} 票中 {votes} 票)。何も変更していません",
+        "A change made apart from the majority would be replaced when the cluster is whole "
+        "again (193016). Restore the comm paths, or make the change on a server that has "
+        "quorum.",
+        "多数派から離れて行った変更は、クラスタが元に戻ったときに置き換えられます (193016)。"
+        "コミュニケーションパスを回復するか、クォーラムのあるサーバで変更してください。",
+    ),
+    MessageDef(
         "193027",
         _WARN,
         "The daemon on server {server} did not run for {seconds} s (stopped or starved): "
