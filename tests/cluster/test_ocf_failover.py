@@ -135,3 +135,30 @@ def test_ocf_agents_recover_fail_over_and_refuse(tmp_path: Path) -> None:
         c.wait_for("d", "server2", timeout=15)
         c.wait_for("vip", "server2", timeout=15)
         assert has_address(c, "server2", VIP), dump(c)
+
+
+def test_an_agent_that_cannot_run_here_moves_the_hierarchy_to_the_next_server(
+    tmp_path: Path,
+) -> None:
+    """OCF_ERR_INSTALLED (5) from the start of a local recovery: the kit says the agent
+    cannot run on this server (195015) and the next server by priority takes the
+    hierarchy over. Each server's copy has its own behaviour directory."""
+    with net_cluster(tmp_path / "c", count=2, tag="oi", quorum="none") as c:
+        for name in ("server1", "server2"):
+            root = make_ocf_root(tmp_path / f"ocf-{name}", probe=True)
+            c.defaults = BASE + f"SF_OCF_ROOT={root}\n"
+            c.start(name)
+        time.sleep(c.settle_seconds())
+        one, two = tmp_path / "one", tmp_path / "two"
+        one.mkdir()
+        two.mkdir()
+        create(c, "p", PROBE, f"dir={one}")
+        c.cli("server1", "resource", "extend", "p", "--target", "server2")
+        c.cli("server2", "resource", "set", "p", "--prop", f"dir={two}")
+        assert (one / "running").exists() and not (two / "running").exists()
+        (one / "start.rc").write_text("5")
+        (one / "running").unlink()  # monitor: not running (7); the restart's start: 5
+        c.wait_for("p", "server2", timeout=30)
+        assert (two / "running").exists() and c.states("server1")["p"] == "OSF"
+        log = c.servers["server1"].log_file.read_text()
+        assert "195015" in log and "the next server is tried" in log, log[-3000:]
