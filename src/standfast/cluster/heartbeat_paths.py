@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from standfast.cluster.auth import JSONObject, JSONValue
 from standfast.cluster.comm_paths import CommPath, PathEvent, PathState, PathStatus
+from standfast.cluster.report import says_leaving
 from standfast.messages import Notice
 from standfast.messages.codes import PATH_ALIVE, PATH_DEAD, SERVER_FAILED, SERVER_LEFT
 
@@ -204,7 +205,7 @@ class PathTable:
                 network,
                 link.path.peer_address,
             )
-        if peer_failed and self.peers[peer].payload.get("lv") == 1:
+        if peer_failed and says_leaving(self.peers[peer].payload):
             # It said it was stopping (engine/leave.py): a departure, not a failure.
             log.info(Notice.of(SERVER_LEFT, peer=peer).text("en"))
         elif peer_failed:

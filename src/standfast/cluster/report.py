@@ -25,6 +25,11 @@ from typing import Any
 from standfast.model.states import State
 
 
+def says_leaving(payload: Mapping[str, Any]) -> bool:
+    """Whether a heartbeat payload says its sender's daemon is stopping (``lv``)."""
+    return payload.get("lv") == 1
+
+
 @dataclass(frozen=True)
 class HeartbeatReport:
     """One server's published view of itself."""
@@ -71,7 +76,7 @@ class HeartbeatReport:
             sees=_names(payload.get("se")),
             partition=_names(payload.get("pt")),
             watchdog=_seconds(payload.get("wd")),
-            leaving=payload.get("lv") == 1,
+            leaving=says_leaving(payload),
         )
 
     def states_of(self, tags: Iterable[str]) -> dict[str, State]:

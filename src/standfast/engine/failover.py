@@ -138,16 +138,16 @@ class FailoverExecutor:
         """``handover``: the previous holder took it down as its daemon stopped; this is
         a switchover, not a failover (no 193014, no failover_begun)."""
         core = self.core
-        detected = self.members.failed_at.get(previous) if previous else None
+        from_peer = bool(previous) and previous != core.server
+        failing_over = from_peer and not handover
+        detected = self.members.failed_at.get(previous) if failing_over else None
         heard = self.members.last_heard_at.get(previous) if previous else None
         decided = time.monotonic()
-        if handover:
-            detected = None
-        if previous and previous != core.server and detected is not None:
+        if failing_over and detected is not None:
             log.warning(
                 Notice.of("193014", peer=previous, tag=p.tag, target=core.server).text("en")
             )
-        if previous and previous != core.server and not handover:
+        if failing_over:
             # Announced before the restore: an administrator hears of it while it runs.
             core.event(
                 "failover_begun",
@@ -173,8 +173,7 @@ class FailoverExecutor:
             if heard is not None and heard <= detected:
                 data["last_heard_at"] = time.time() - (done - heard)
                 data["outage_seconds"] = round(done - heard, 3)
-        kind = "failover" if previous and previous != core.server else "restore"
+        kind = "switchover" if handover else "failover" if from_peer else "restore"
         if handover:
-            kind = "switchover"
             data["reason"] = f"{previous} stopped its daemon"
         core.event(kind, p.tag, f"{previous or '-'} -> {core.server}", data)

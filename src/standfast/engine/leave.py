@@ -78,11 +78,15 @@ class Departure:
         graph = self.core.graph()
         return ", ".join(sorted({r for h in hierarchies for r in graph.roots() if r in h}))
 
+    def _say(self) -> None:
+        """This server's report, on every path now (not at the next beat)."""
+        self.publish()
+        self.members.heartbeat.send_now()
+
     async def leave(self, timeout: float) -> None:
         core = self.core
         self.leaving = True
-        self.publish()
-        self.members.heartbeat.send_now()
+        self._say()
         began = time.monotonic()
         running = self._running()
         kept = [h for h in running if core.config.in_maintenance(core.resource(min(h)).equiv)]
@@ -118,8 +122,7 @@ class Departure:
             tags = self._roots(doomed)
             log.info(Notice.of("198202", server=core.server, tags=tags, seconds=seconds).text("en"))
         for _ in range(LAST_WORDS):
-            self.publish()
-            self.members.heartbeat.send_now()
+            self._say()
             await asyncio.sleep(LAST_WORD_GAP)
 
     def note(self) -> None:

@@ -1,19 +1,15 @@
-"""Facts about this server and the halt action."""
+"""Facts about this server: its addresses and its host name (the halt action is
+:func:`standfast.host.power.halt`)."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psutil
 
-from standfast.host.commands import CommandResult, run
-
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-# --no-sync: see SF_HALT_COMMAND in config/tunables.py.
-DEFAULT_HALT_COMMAND: tuple[str, ...] = ("/sbin/poweroff", "--force", "--no-sync")
 
 
 @dataclass(frozen=True)
@@ -41,13 +37,3 @@ def local_addresses() -> list[LocalAddress]:
 def hostname() -> str:
     """This server's host name as the kernel knows it (uname nodename)."""
     return socket.gethostname()
-
-
-def halt(command: Sequence[str] = DEFAULT_HALT_COMMAND, *, timeout: float) -> CommandResult:
-    """Run the configured halt command (the caller passes SF_HALT_COMMAND).
-
-    The older form of :func:`standfast.host.power.halt`, which raises
-    :class:`~standfast.host.power.HaltError` instead of returning a failed result and
-    documents its bound (:func:`~standfast.host.power.halt_deadline`).
-    """
-    return run(command, timeout=timeout)
