@@ -172,6 +172,17 @@ def test_create_from_real_mount_removes_fstab_entry_and_extends(
     assert cl.nfs_mounted("server2", MP) is None, "nothing is mounted on the backup"
     wait_writer_on(cl, "server1", time.time() - 5)
 
+    # The backup, which never mounted NFS since it booted, is made ready for a takeover
+    # (issue 12): the client modules loaded, rpc.statd running (vers=3 locks), the
+    # mount point made; the takeover in scenario 4 then pays only for the mount.
+    ready = "test -d /sys/module/nfsv3 && kill -0 $(cat /run/rpc.statd.pid) && test -d " + MP
+
+    def prepared() -> bool:
+        return cl.lab.exec("server2", ["/bin/sh", "-c", ready], timeout=20).ok
+
+    wait_for(prepared, 90, "server2 prepared for a takeover", step=2.0)
+    assert "190423" in cl.logs(tail=400, servers=["server2"])
+
 
 # ---------------------------------------------------------------------- 2. switchover
 

@@ -162,6 +162,8 @@ EXPECTED_FIELDS: dict[str, set[str]] = {
     "190419": {"host", "reason"},
     "190420": {"tag", "server", "reason"},
     "190421": {"command", "reason", "error"},
+    "190422": {"tag", "server", "reason"},
+    "190423": {"tag", "server", "done"},
     "190501": {"command", "reason"},
     "190502": {"device", "reason"},
     "190503": {"device", "timeout"},

@@ -1,6 +1,7 @@
 """The control loop: one decision list per cycle from one snapshot (``decide``), each
 decision carried out off the loop; then the role's per-cycle work (in a cluster:
-heartbeats, replication, placement).
+heartbeats, replication, placement), and the standby copies' preparation for a
+takeover (``engine.standby``).
 
 Contracts:
 - A cycle never waits on an action: actions are spawned, and a check skips a busy
@@ -27,6 +28,7 @@ from standfast.engine.decide import Decision, DecisionKind, Snapshot, decide
 from standfast.engine.hierarchy import HierarchyOps
 from standfast.engine.role import TICK, ClusterRole
 from standfast.engine.schedule import next_due
+from standfast.engine.standby import StandbyPreparer
 from standfast.host import power
 from standfast.host.starved import HostStarved, starved
 from standfast.kits.base import ActionLog, CheckResult
@@ -74,6 +76,8 @@ class ControlLoop:
         self._maintained: frozenset[str] = frozenset()
         self._capable_of: ClusterConfig | None = None
         self._capable: frozenset[str] = frozenset()
+        #: Readies this server's copies for a takeover (engine/standby.py).
+        self.standby = StandbyPreparer(core)
 
     def snapshot(self) -> Snapshot:
         core = self.core
@@ -113,6 +117,7 @@ class ControlLoop:
             for d in decisions:
                 self.core.spawn(self._act(d))
             await self.role.cycle()
+            self.standby.cycle()
             self.last_cycle_at = time.monotonic()
             for hook in self.after_cycle:
                 hook()

@@ -209,6 +209,16 @@ class Kit(ABC):
         let the engine fail over. Called once per failure, under the hierarchy's lock."""
         return False
 
+    def prepare(self, ctx: KitContext, resource: Resource) -> list[str]:
+        """Make ready on this server what a ``restore`` would otherwise wait for (issue
+        12: a takeover pays only for the action itself): called for each of this
+        server's copies when the daemon starts and when it gains one, whatever its state.
+        Returns what it did (empty when nothing was needed). Idempotent and bounded like
+        every action; never changes whether anything is in service; raises
+        StandfastError (190422) when something could not be made ready, which only
+        makes the takeover slower. By default nothing is needed."""
+        return []
+
     def props_for_copy(self, props: Mapping[str, PropValue]) -> dict[str, PropValue]:
         """Properties of another server's copy made by extend (what is only true of the
         template server is left out)."""

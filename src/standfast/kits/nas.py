@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Mapping
 from typing import ClassVar
 
-from standfast.host import fstab, mounts, system
+from standfast.host import fstab, mounts, nfs_client, system
 from standfast.host.mountops import mount as do_mount
 from standfast.host.probe import probe_mount_point
 from standfast.host.starved import HostStarved, starved
@@ -363,6 +363,20 @@ class FilesysKit(Kit):
         if result.timed_out or result.returncode != 0:
             reason = "timed out" if result.timed_out else result.stderr.strip()
             raise StandfastError("190414", source=source, mount_point=mount_point, reason=reason)
+
+    def prepare(self, ctx: KitContext, resource: Resource) -> list[str]:
+        """The NFS client modules loaded, rpc.statd running when the options lock, the
+        mount point made (host/nfs_client.py): a standby's first mount after boot then
+        waits for none of them."""
+        options = [o for o in str(resource.props.get("options", "")).split(",") if o]
+        fstype = str(resource.props.get("fstype", "nfs"))
+        steps = nfs_client.prepare_client(resource.id, fstype, options)
+        failed = [s.error for s in steps if s.error]
+        if failed:
+            raise StandfastError(
+                "190422", tag=resource.tag, server=ctx.server, reason="; ".join(failed)
+            )
+        return [s.done for s in steps if s.done]
 
     def restore(self, ctx: KitContext, resource: Resource) -> None:
         source = str(resource.props["source"])

@@ -566,6 +566,28 @@ _NFS = (
         "{command} could not be started: the daemon lacks {reason} ({error})",
         "{command}を開始できませんでした: デーモンの{reason}が不足しています ({error})",
     ),
+    MessageDef(
+        "190422",
+        _WARN,
+        "The standby copy {tag} on server {server} could not be prepared for a takeover "
+        "({reason}); a takeover will do it then, more slowly",
+        "サーバ{server}のスタンバイ{tag}をテイクオーバーに備えて準備できませんでした "
+        "({reason})。テイクオーバー時に行うため、時間がかかります",
+        action_en=(
+            "Install what is missing (nfs-common, the kernel's NFS client modules) or "
+            "mend the reason; the daemon tries again every few minutes."
+        ),
+        action_ja=(
+            "不足しているもの (nfs-common、カーネルの NFS クライアント・モジュール) を"
+            "インストールするか原因を取り除いてください。デーモンは数分ごとに再試行します。"
+        ),
+    ),
+    MessageDef(
+        "190423",
+        _INFO,
+        "The standby copy {tag} on server {server} is prepared for a takeover: {done}",
+        "サーバ{server}のスタンバイ{tag}をテイクオーバーに備えて準備しました: {done}",
+    ),
 )
 
 _COMMANDS = (
