@@ -22,6 +22,7 @@ Written by hand: no library loads kernel modules or starts statd; the decisions
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,14 +34,12 @@ from standfast.host.commands import run
 COMMAND_TIMEOUT = 30.0
 SYS_MODULE = Path("/sys/module")
 STATD_PIDFILE = Path("/run/rpc.statd.pid")
+SYSTEM_PATH = "/sbin:/usr/sbin:/bin:/usr/bin"
 
 
-def _binary(name: str, dirs: Sequence[str] = ("/sbin", "/usr/sbin", "/bin", "/usr/bin")) -> str:
-    for directory in dirs:
-        candidate = os.path.join(directory, name)
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return ""
+def _binary(name: str) -> str:
+    """The system's own tool (never one from the daemon's PATH), or "" when absent."""
+    return shutil.which(name, path=SYSTEM_PATH) or ""
 
 
 @dataclass(frozen=True)
