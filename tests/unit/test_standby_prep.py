@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -108,19 +108,19 @@ class CountingKit(AppKit):
 
 
 class FakeCore:
-    """What the preparer uses of EngineCore: config, server, context, call, spawn."""
+    """What the preparer uses of EngineCore: config, server, kit_call, spawn."""
 
     def __init__(self, config: ClusterConfig) -> None:
         self.server = "s1"
         self.config = config
         self.tasks: list[Coroutine[object, object, None]] = []
 
-    def context(self) -> KitContext:
-        return KitContext(self.server, None, None, ActionLog())  # type: ignore[arg-type]
-
-    async def call(self, fn: Callable[[], Any], *, action: str, tag: str, deadline: float) -> Any:
+    async def kit_call(
+        self, action: str, res: Resource, alog: ActionLog, deadline: float | None = None
+    ) -> Any:
         assert action == "prepare" and deadline == standby.PREPARE_DEADLINE
-        return fn()
+        ctx = KitContext(self.server, None, None, alog)  # type: ignore[arg-type]
+        return registry.get_kit(res.kit).prepare(ctx, res)
 
     def spawn(self, coro: Coroutine[object, object, None]) -> None:
         self.tasks.append(coro)
@@ -209,3 +209,12 @@ def test_a_failure_is_said_once_and_tried_again_later(
     prep.cycle()
     core.run_spawned()
     assert kit.calls == ["a", "a", "a"], "prepared: no more retries"
+
+
+def test_copies_are_prepared_one_at_a_time_by_one_task(kit: type[CountingKit]) -> None:
+    core = FakeCore(ClusterConfig().apply([AddResource(res("a")), AddResource(res("b"))]))
+    prep = StandbyPreparer(core)  # type: ignore[arg-type]
+    prep.cycle()
+    assert len(core.tasks) == 1, "one draining task, not one per copy"
+    core.run_spawned()
+    assert sorted(kit.calls) == ["a", "b"]

@@ -25,7 +25,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from standfast.config.paths import Paths
 from standfast.config.tunables import Tunables
@@ -195,11 +195,13 @@ class EngineCore:
 
     async def kit_call(
         self, action: str, res: Resource, alog: ActionLog, deadline: float | None = None
-    ) -> None:
+    ) -> Any:
+        """``res``'s kit method ``action`` in the action runner (SF_ACTION_TIMEOUT unless
+        ``deadline``); what the method returns."""
         kit = get_kit(res.kit)
         ctx = self.context(alog)
         fn = getattr(kit, action)
-        await self.runner.call(
+        return await self.runner.call(
             lambda: fn(ctx, res),
             deadline=deadline or self.tunables.SF_ACTION_TIMEOUT,
             action=action,

@@ -8,8 +8,8 @@ copy: the client modules, rpc.statd, the mount point) is done ahead, by the kit'
 Contracts:
 - ``cycle()`` is called once per control-loop cycle and returns at once: it does
   work only when the configuration object changed or a retry fell due; the
-  preparations themselves run in the action runner, off the loop, one per copy at a
-  time, bounded by PREPARE_DEADLINE.
+  preparations themselves run in the action runner, off the loop, one at a time
+  (one worker of the runner at most), each bounded by PREPARE_DEADLINE.
 - Never under a hierarchy's lock and never changes a state: a takeover running at
   the same time simply does the remaining work itself (every kit's ``prepare`` is
   idempotent and safe beside its ``restore``).
@@ -25,7 +25,7 @@ import math
 import time
 
 from standfast.engine.core import EngineCore
-from standfast.kits.base import Kit
+from standfast.kits.base import ActionLog, Kit
 from standfast.kits.registry import get_kit
 from standfast.messages import Notice, StandfastError
 from standfast.model.config import ClusterConfig
@@ -50,7 +50,11 @@ class StandbyPreparer:
         self.core = core
         #: tag -> the resource as last prepared (a changed copy is prepared again).
         self.prepared: dict[str, Resource] = {}
-        self._running: set[str] = set()
+        #: tag -> the version waiting its turn; one task drains it, one copy at a time,
+        #: so preparations never take more than one of the runner's workers.
+        self._queue: dict[str, Resource] = {}
+        self._current: Resource | None = None
+        self._draining = False
         self._retry_at: dict[str, float] = {}
         self._said: dict[str, str] = {}  # tag -> the last 190422 reason logged
         self._seen: ClusterConfig | None = None
@@ -67,7 +71,7 @@ class StandbyPreparer:
         for tag in [t for t in self.prepared if t not in local]:
             del self.prepared[tag]  # unextended or deleted: a new copy starts afresh
         for tag, res in local.items():
-            if tag in self._running or self.prepared.get(tag) == res:
+            if res in (self.prepared.get(tag), self._queue.get(tag), self._current):
                 continue
             if not _prepares(get_kit(res.kit)):
                 continue
@@ -75,32 +79,34 @@ class StandbyPreparer:
             if now < retry_at:
                 self._next_retry = min(self._next_retry, retry_at)
                 continue
-            self._running.add(tag)
-            self.core.spawn(self._prepare(res))
+            self._queue[tag] = res
+        if self._queue and not self._draining:
+            self._draining = True
+            self.core.spawn(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                self._current = self._queue.pop(next(iter(self._queue)))
+                await self._prepare(self._current)
+        finally:
+            self._current = None
+            self._draining = False
 
     async def _prepare(self, res: Resource) -> None:
-        core = self.core
-        kit = get_kit(res.kit)
-        ctx = core.context()
         try:
-            done = await core.call(
-                lambda: kit.prepare(ctx, res),
-                deadline=PREPARE_DEADLINE,
-                action="prepare",
-                tag=res.tag,
+            done: list[str] = await self.core.kit_call(
+                "prepare", res, ActionLog(), PREPARE_DEADLINE
             )
         except Exception as exc:  # any failure only leaves the takeover slower
             self._failed(res, exc)
-        else:
-            self.prepared[res.tag] = res
-            self._retry_at.pop(res.tag, None)
-            self._said.pop(res.tag, None)
-            if done:
-                notice = Notice.of("190423", tag=res.tag, server=core.server, done=", ".join(done))
-                log.info(notice.text("en"))
-        finally:
-            self._running.discard(res.tag)
-            self._seen = None  # the copy may have changed meanwhile: look again
+            return
+        self.prepared[res.tag] = res
+        self._retry_at.pop(res.tag, None)
+        self._said.pop(res.tag, None)
+        if done:
+            notice = Notice.of("190423", tag=res.tag, server=self.core.server, done=", ".join(done))
+            log.info(notice.text("en"))
 
     def _failed(self, res: Resource, exc: Exception) -> None:
         if isinstance(exc, StandfastError) and exc.code == "190422":

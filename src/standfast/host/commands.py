@@ -11,6 +11,7 @@ No shell is ever involved: ``argv`` is passed to ``execve`` as is.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import time
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ __all__ = [
     "abandoned_pids",
     "reap_abandoned",
     "run",
+    "system_tool",
 ]
 
 #: Time between SIGTERM and SIGKILL of the process group on timeout.
@@ -38,6 +40,13 @@ TERM_GRACE = 1.0
 DRAIN_WAIT = 0.5
 #: Name of this module's children in the abandoned-children registry.
 OWNER = "command"
+#: Where the system's own tools are looked for (never the daemon's PATH).
+SYSTEM_PATH = "/bin:/usr/bin:/sbin:/usr/sbin"
+
+
+def system_tool(name: str) -> str | None:
+    """The absolute path of the system's executable ``name``, or None."""
+    return shutil.which(name, path=SYSTEM_PATH)
 
 
 def reap_abandoned() -> list[int]:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
-from standfast.host.commands import CommandResult, run
+from standfast.host.commands import CommandResult, run, system_tool
 
-
-def _binary(name: str) -> str:
-    for directory in ("/bin", "/usr/bin", "/sbin", "/usr/sbin"):
-        candidate = os.path.join(directory, name)
-        if os.access(candidate, os.X_OK):
-            return candidate
-    return name  # let run() report 127 with a clear message
-
-
-MOUNT_BIN = _binary("mount")
-UMOUNT_BIN = _binary("umount")
+# A missing tool is left to run(), which reports 127 with a clear message.
+MOUNT_BIN = system_tool("mount") or "mount"
+UMOUNT_BIN = system_tool("umount") or "umount"
 
 #: umount(8) exit status meaning "mount failure" (busy, not mounted, ...).
 _BUSY_WORDS = ("target is busy", "device is busy", "device or resource busy")

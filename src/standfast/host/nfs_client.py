@@ -22,24 +22,17 @@ Written by hand: no library loads kernel modules or starts statd; the decisions
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from standfast.host.commands import run
+from standfast.host.commands import run, system_tool
 
 #: How long one modprobe or start-statd may take (a slow guest loads sunrpc and
 #: lockd with nfs).
 COMMAND_TIMEOUT = 30.0
 SYS_MODULE = Path("/sys/module")
 STATD_PIDFILE = Path("/run/rpc.statd.pid")
-SYSTEM_PATH = "/sbin:/usr/sbin:/bin:/usr/bin"
-
-
-def _binary(name: str) -> str:
-    """The system's own tool (never one from the daemon's PATH), or "" when absent."""
-    return shutil.which(name, path=SYSTEM_PATH) or ""
 
 
 @dataclass(frozen=True)
@@ -94,7 +87,7 @@ def load_module(name: str, *, sys_module: Path = SYS_MODULE) -> PrepStep:
     what = f"module {name}"
     if module_loaded(name, sys_module):
         return PrepStep(what)
-    modprobe = _binary("modprobe")
+    modprobe = system_tool("modprobe")
     if not modprobe:
         return PrepStep(what, error="modprobe not found")
     result = run([modprobe, "-q", "--", name], timeout=COMMAND_TIMEOUT)
@@ -126,7 +119,7 @@ def start_statd(*, pidfile: Path = STATD_PIDFILE) -> PrepStep:
     what = "rpc.statd"
     if statd_running(pidfile):
         return PrepStep(what)
-    starter = _binary("start-statd")
+    starter = system_tool("start-statd")
     if not starter:
         return PrepStep(what, error="start-statd not found (install nfs-common)")
     result = run([starter], timeout=COMMAND_TIMEOUT)
