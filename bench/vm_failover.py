@@ -14,7 +14,9 @@ top), extended to server2.  Each run:
 2. server1 is booted again and rejoins (not timed);
 3. switchover: an in-service request on server1 (the API call, as the CLI makes it),
    timed until it returns with the hierarchy in service there, and ("switchover
-   mounted") by the same observer, in server1's guest, from the request.
+   mounted") by the same observer, in server1's guest, from the moment the request
+   left the client there (the guest's clock: the lab's control channel and the
+   client's start-up are not counted, for either product).
 
 Prints each run, then median and spread.
 
@@ -86,23 +88,31 @@ def crash_run(cl: VmCluster, root: str) -> dict[str, float]:
 
 
 def switchover_run(cl: VmCluster, root: str) -> dict[str, float]:
-    # The API round trip alone (helper start-up in the guest), to subtract.
-    t0 = time.monotonic()
-    cl.status("server1")
-    overhead = time.monotonic() - t0
     offset, _ = guest_offset(cl.lab, "server1")
     watch_mount(cl.lab, "server1")
     time.sleep(1.0)  # the watcher runs
-    began = time.time()
-    t0 = time.monotonic()
-    code, body = cl.api("server1", "POST", "/v1/in-service", {"tag": root}, timeout=120)
-    took = time.monotonic() - t0
-    if code != 200:
-        raise RuntimeError(f"in-service failed: {code} {body}")
+    # Timed from the request leaving the client in the guest (its clock, ``sent_at``),
+    # not from the host: the lab's control channel and the client's start are the
+    # lab's, not the product's.
+    reply = cl.api_reply("server1", "POST", "/v1/in-service", {"tag": root}, timeout=120)
+    if reply.get("status") != 200:
+        raise RuntimeError(f"in-service failed: {reply}")
     if cl.states("server1").get(root) != "ISP":
         raise RuntimeError(f"{root} not ISP on server1 after the switchover")
-    mounted = mounted_at(cl.lab, "server1", offset) - began
-    return {"switchover": took - overhead, "switchover_raw": took, "switchover_mounted": mounted}
+    sent = float(reply["sent_at"]) - offset
+    mounted = mounted_at(cl.lab, "server1", offset) - sent
+    # The split, from server1's events (the guest's clock, as ``sent_at``): the peers
+    # asked and the holder's release answered ("switchover" event), then the restore.
+    sent_guest = float(reply["sent_at"])
+    after = [e for e in cl.events("server1") if float(e["ts"]) >= sent_guest]
+    released = next(float(e["ts"]) for e in after if e["kind"] == "switchover")
+    in_service = next(float(e["ts"]) for e in after if e["kind"] == "in_service")
+    return {
+        "switchover": float(reply["seconds"]),
+        "switchover_mounted": mounted,
+        "switchover_release": released - sent_guest,
+        "switchover_restore": in_service - released,
+    }
 
 
 def summary(name: str, values: list[float]) -> str:
@@ -144,7 +154,8 @@ def run_standfast(lab: VmLab, args: argparse.Namespace) -> list[dict[str, float]
             f"observed {r['observed']:.2f}); mounted on server2 {r['mounted']:.2f} s "
             f"after the cut, seen in the guest (its clock {r['clock_offset']:+.2f} s "
             f"+/- {r['clock_error']:.2f} off the host's); "
-            f"switchover {r['switchover']:.2f} s (raw {r['switchover_raw']:.2f}; "
+            f"switchover {r['switchover']:.2f} s (peers and release "
+            f"{r['switchover_release']:.2f}, restore {r['switchover_restore']:.2f}; "
             f"mounted on server1 {r['switchover_mounted']:.2f}); "
             f"server1 rejoined in {rejoin:.1f} s",
             flush=True,
@@ -156,7 +167,8 @@ def report(standfast: list[dict[str, float]], pacemaker: list[dict[str, float]])
     print()
     print("standfast:")
     keys = ("mounted", "crash_total", "detection", "takeover", "mount", "observed")
-    for key in (*keys, "switchover", "switchover_mounted"):
+    switchover = ("switchover", "switchover_release", "switchover_restore", "switchover_mounted")
+    for key in (*keys, *switchover):
         print("  " + summary(key, [r[key] for r in standfast]))
     if not pacemaker:
         return

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,54 @@ def test_a_server_without_quorum_refuses_a_change_and_keeps_the_majority_s(
         }
         assert timeouts["server1"] == 7.0 and timeouts["server3"] != 28, timeouts
         assert "193016" not in c.servers["server3"].log_file.read_text()
+
+
+def test_seed_252_a_change_made_during_an_unnoticed_split_is_kept_only_if_done(
+    tmp_path: Path,
+) -> None:
+    """Found by bench/chaos.py (seed 252): server1 and server3 cut apart, both still
+    reaching server2, neither has noticed; each stores a change of the same version.
+    server1's exited 0 and was lost at the heal (193016). Now only a change a majority
+    holds is done: every `resource set` that exited 0 is in the final configuration, and
+    one refused (193034, or 193033 once quorum was lost) changed nothing."""
+    with net_cluster(tmp_path / "c", count=3, tag="n", defaults="") as c:
+        c.start_all()
+        time.sleep(c.settle_seconds())
+        c.cli("server1", "resource", "create", "--kit", "app", "--tag", "app", *c.app_props("app"))
+        c.cli("server1", "resource", "extend", "app", "--target", "server2")
+        c.cli("server1", "resource", "extend", "app", "--target", "server3")
+        wait_same_config(c, ["server1", "server2", "server3"], timeout=10)
+        c.cut("server1", "net1")
+        c.cut("server3", "net2")
+        wanted = {"server1": 30.0, "server3": 21.0}
+        with ThreadPoolExecutor(2) as pool:
+            runs = {
+                s: pool.submit(
+                    c.cli,
+                    s,
+                    "resource",
+                    "set",
+                    "app",
+                    "--prop",
+                    f"check_timeout={v:g}",
+                    check=False,
+                )
+                for s, v in wanted.items()
+            }
+            results = {s: f.result() for s, f in runs.items()}
+        c.heal("server1", "net1")
+        c.heal("server3", "net2")
+        final = wait_same_config(c, ["server1", "server2", "server3"], timeout=20)
+        timeouts = {
+            x["server"]: x["props"].get("check_timeout")
+            for x in final["resources"]  # type: ignore[union-attr]
+        }
+        for server, r in results.items():
+            if r.returncode == 0:
+                assert timeouts[server] == wanted[server], (server, r, timeouts, dump(c))
+            else:
+                assert "193034" in r.stderr or "193033" in r.stderr, (server, r)
+                assert timeouts[server] != wanted[server], (server, r, timeouts, dump(c))
 
 
 def test_a_configuration_larger_than_a_datagram_replicates(tmp_path: Path) -> None:

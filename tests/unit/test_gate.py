@@ -263,3 +263,37 @@ def test_a_used_answer_is_marked_confirmed() -> None:
 def test_gate_never_fences_this_server() -> None:
     facts = replace(FENCING, last_holder={"E-app": "s2"})
     assert gate(RESTORE, config(), facts).verdict is Verdict.GO
+
+
+def test_seed_181_the_partition_margin_outlasts_a_holders_stale_quorum() -> None:
+    """Seed 181, its timing pinned (heartbeats 0.3 s x 5; seconds from the schedule's
+    start). s1 and s2 no longer hear each other; s3 hears both. At about 2.75 s s3's last
+    heartbeat reached s2 still counting it (its partition was all three); s3 then chose
+    {s1, s3}, and the heartbeat saying so was lost when s3's link to s2 went down at
+    2.90 s. s2 kept its quorum from that older report until s3 was no longer fresh
+    (2.75 + 0.9 = 3.65 s; it lost quorum at 3.662 s) and took appB down 27 ms later.
+    s1 saw s3 stop counting s2 at about 2.95 s and restored appB at 3.42 s: 0.17 s of
+    appB on both. The margin must reach past s2's stale quorum and its next cycle."""
+    from standfast.engine.partition import fresh_window, takeover_margin
+    from standfast.engine.role import TICK
+
+    interval, miss = 0.3, 5
+    s2_quorum_ends = 2.75 + fresh_window(interval, miss)
+    s2_begins_release = s2_quorum_ends + TICK
+    facts = replace(
+        BASE,
+        local="s1",
+        alive=frozenset({"s1", "s3"}),
+        last_holder={"E-app": "s2"},
+        failed=frozenset({"s2"}),
+        uncounted_since={"s2": 2.95},
+        counted_margin=takeover_margin(interval, miss, TICK),
+    )
+    placement = Placement(PlacementKind.RESTORE, "E-app", "app", "s1")
+    assert gate(placement, config(), replace(facts, now=3.42)).rule == "partition"
+    first_go = next(
+        t / 100
+        for t in range(300, 600)
+        if gate(placement, config(), replace(facts, now=t / 100)).verdict is Verdict.GO
+    )
+    assert first_go >= s2_begins_release

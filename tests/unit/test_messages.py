@@ -235,6 +235,7 @@ EXPECTED_FIELDS: dict[str, set[str]] = {
     "193025": {"server", "tag"},
     "193026": {"needed", "server", "tag", "votes"},
     "193033": {"needed", "server", "votes"},
+    "193034": {"holders", "needed", "server"},
     "193027": {"seconds", "server", "wait"},
     "193028": {"hint", "key", "where"},
     "193029": {"key", "value"},

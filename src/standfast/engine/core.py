@@ -15,7 +15,13 @@ Contracts:
   stored) and then awaits every change listener (replication pushes it to peers). An
   operator's change (``guarded``, the default) first passes the change guard: a cluster
   member without quorum refuses it (193033), since a change made apart from the
-  majority is replaced when the cluster is whole again (193016).
+  majority is replaced when the cluster is whole again (193016). Where a change needs
+  acknowledging (``change_ack``: majority quorum, three servers or more), an
+  operator's change is kept only once a majority holds it: at most PUSH_TIMEOUT later,
+  or it is refused (193034) and this server's configuration goes back to the one
+  before it, unless it adopted another meanwhile; until then peers are shown the one
+  before (``published_config``), and such changes are made one at a time. An
+  unguarded change is never refused for want of acknowledgements.
 - ``set_state`` is idempotent: setting the state a resource already has records nothing.
 """
 
@@ -73,9 +79,15 @@ class EngineCore:
         self.busy: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._change_listeners: list[Callable[[], Awaitable[None]]] = []
+        self._change_listeners: list[Callable[[], Awaitable[int | None]]] = []
         #: Raises when an operator's change may not be stored now (ClusterMember: quorum).
         self.change_guard: Callable[[], None] | None = None
+        #: Given how many servers hold an operator's change just stored (the listeners'
+        #: count), raises when that is too few to keep it (ClusterMember: 193034).
+        self.change_ack: Callable[[int], None] | None = None
+        self._acknowledging = asyncio.Lock()  # one acknowledged change at a time
+        # (before, made) while an operator's change waits for its acknowledgements.
+        self._pending: tuple[ClusterConfig, ClusterConfig] | None = None
 
     # -- lookups -----------------------------------------------------------------------
 
@@ -149,20 +161,70 @@ class EngineCore:
 
     # -- changes -------------------------------------------------------------------------
 
-    def on_change(self, listener: Callable[[], Awaitable[None]]) -> None:
-        """``listener`` is awaited after every change stored here."""
+    def on_change(self, listener: Callable[[], Awaitable[int | None]]) -> None:
+        """``listener`` is awaited after every change stored here; one that replicates it
+        returns how many servers hold it (this one included), any other None."""
         self._change_listeners.append(listener)
+
+    def published_config(self) -> ClusterConfig:
+        """The configuration peers are told of (heartbeat reports, ``get_config``):
+        while an operator's change waits for a majority, the one before it, so that no
+        peer fetches a change that may yet be undone."""
+        pending = self._pending
+        if pending is not None and self.config is pending[1]:
+            return pending[0]
+        return self.config
 
     async def apply(self, ops: Sequence[Operation], *, guarded: bool = True) -> ClusterConfig:
         """Apply one versioned change here, then let the listeners (peers) know.
         ``guarded=False`` for what must be stored even apart from the majority: the
         engine's own bookkeeping, an operator's release, a restore from a backup."""
+        if guarded and self.change_ack is not None:
+            async with self._acknowledging:
+                return await self._apply_acknowledged(ops, self.change_ack)
         if guarded and self.change_guard is not None:
             self.change_guard()
         self.config = self.store.apply(ops, origin=self.server)
-        for listener in self._change_listeners:
-            await listener()
+        await self._tell_listeners()
         return self.config
+
+    async def _apply_acknowledged(
+        self, ops: Sequence[Operation], ack: Callable[[int], None]
+    ) -> ClusterConfig:
+        """An operator's change kept only if enough servers hold it (``change_ack``);
+        otherwise (or if stopped while it waits: 193026) undone here, where this server
+        still holds it."""
+        if self.change_guard is not None:
+            self.change_guard()
+        before = self.config
+        made = self.config = self.store.apply(ops, origin=self.server)
+        self._pending = (before, made)
+        try:
+            holders = await self._tell_listeners()
+            if holders is not None:
+                ack(holders)
+        except BaseException:
+            if self.config is made:  # not when it adopted a peer's since
+                self._roll_back(before, made)
+            raise
+        finally:
+            self._pending = None
+        return made
+
+    async def _tell_listeners(self) -> int | None:
+        """Await every listener; the fewest holders one counted (None: none counted)."""
+        counts = [n for listener in self._change_listeners if (n := await listener()) is not None]
+        return min(counts) if counts else None
+
+    def _roll_back(self, before: ClusterConfig, made: ClusterConfig) -> None:
+        self.config = self.store.roll_back(before)
+        self.sync_states()
+        self.event(
+            "config",
+            self.server,
+            f"undid version {made.version}: back to version {before.version}",
+            {"version": before.version, "undone": made.version},
+        )
 
     def replace_config(self, config: ClusterConfig, origin: str) -> None:
         """Adopt a whole configuration (from a peer); no listener is told."""

@@ -26,8 +26,9 @@ Rules, in the order they apply (each verdict names its rule; tests are table-dri
     for the answer until the timeout, then apply the default; ``block`` waits for good.
   - ``partition``: without fencing, while another live server still counts the
     previous holder in its partition (a non-transitive cut), the holder may still have
-    quorum: wait until none does, and ``counted_margin`` seconds more (the holder hears
-    the same heartbeat and needs one cycle to give the hierarchy up).
+    quorum: wait until none does, and ``counted_margin`` seconds more (under majority
+    quorum the holder may keep its quorum from an older report for one fresh window,
+    then needs one cycle to give the hierarchy up: ``partition.takeover_margin``).
   - ``watchdog``: without fencing, a previous holder with a watchdog may be hung,
     not dead: wait its watchdog timeout (plus a margin) from when it was declared
     failed; by then it has reset.

@@ -148,8 +148,12 @@ class HierarchyOps:
         loss), waiting up to SF_ACTION_TIMEOUT for its locks."""
         alog = ActionLog()
         async with self.core.hold(hierarchy, wait=self.core.tunables.SF_ACTION_TIMEOUT):
+            # A peer's switchover asks every copy (one may be coming up); only a copy
+            # that ran something makes a "released" event.
+            ran = any(self.core.state(t).in_service for t in hierarchy)
             await self.remove(hierarchy, alog, fail=set())
-        self.core.event("released", min(hierarchy), reason)
+        if ran:
+            self.core.event("released", min(hierarchy), reason)
 
     async def stop_found(self, tags: set[str], reason: str) -> None:
         """Stop local copies found running that this server does not hold (their state

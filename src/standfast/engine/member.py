@@ -32,11 +32,11 @@ from standfast.engine.leave import Departure
 from standfast.engine.loop import halt_host
 from standfast.engine.membership import Membership
 from standfast.engine.operator_gate import OperatorGate
-from standfast.engine.partition import still_counted
+from standfast.engine.partition import still_counted, takeover_margin
 from standfast.engine.peer_handlers import PeerHandlers
 from standfast.engine.placement import holders, place
 from standfast.engine.reconcile import StartupReconciler
-from standfast.engine.replication import Replication
+from standfast.engine.replication import Replication, majority
 from standfast.engine.role import TICK
 from standfast.engine.snapshot import ClusterSnapshot, QuorumStatus
 from standfast.engine.switchover import Switchover
@@ -78,6 +78,8 @@ class ClusterMember:
         self.remote_certificate: str | None = None
         core.on_change(self.replication.push)
         core.change_guard = self._change_guard
+        if self._agreed_quorum():  # a majority can acknowledge a change
+            core.change_ack = self._change_held
         self.arbitration = Arbitration(core, hierarchy, self.members)
         self.departure = Departure(core, hierarchy, self.members, self.book, self.publish)
 
@@ -104,9 +106,10 @@ class ClusterMember:
 
     def _report(self, quorum: bool) -> HeartbeatReport:
         core = self.core
+        shown = core.published_config()  # not an operator's change awaiting a majority
         return HeartbeatReport(
-            version=core.config.version,
-            digest=core.config.digest(),
+            version=shown.version,
+            digest=shown.digest(),
             quorum=quorum,
             states=dict(core.states),
             since=core.since_roots(),
@@ -125,6 +128,15 @@ class ClusterMember:
         has_q, present, needed = self.members.quorum()
         if not has_q:
             raise StandfastError("193033", server=self.core.server, votes=present, needed=needed)
+
+    def _change_held(self, holders: int) -> None:
+        """Under majority quorum an operator's change is kept only once a majority of the
+        configured servers hold it: the guard passed, but quorum can be lost while the
+        change is pushed, and a change no majority holds may lose to another of the same
+        version (193016) after the operator was told it was done (chaos seed 252)."""
+        needed = majority(len(self.definition.servers))
+        if holders < needed:
+            raise StandfastError("193034", server=self.core.server, holders=holders, needed=needed)
 
     def _own_watchdog(self) -> float:
         t = self.core.tunables
@@ -248,7 +260,11 @@ class ClusterMember:
         for server in snap.servers:
             if server == self.core.server:
                 continue
-            if still_counted(server, snap.alive - {self.core.server}, members.partitions):
+            # Under majority quorum this server's own partition counts too: the holder
+            # may hold its quorum from this server's last report as from another's.
+            if (self._agreed_quorum() and server in members.partition) or still_counted(
+                server, snap.alive - {self.core.server}, members.partitions
+            ):
                 book.counted.add(server)
                 book.uncounted_since.pop(server, None)
             elif server in book.counted:
@@ -258,6 +274,13 @@ class ClusterMember:
             report = members.peer_report(peer)
             if report is not None:
                 book.peer_watchdog[peer] = report.watchdog
+
+    def _agreed_quorum(self) -> bool:
+        """Quorum is a majority of an agreed partition (``engine/partition.py``): a cut-off
+        holder keeps it only as long as its peers' reports do. With a witness, etcd or no
+        quorum it comes from elsewhere, and only the one-cycle margin applies."""
+        d = self.definition
+        return d.quorum == "majority" and len(d.servers) >= 3
 
     def _suspects(self, snap: ClusterSnapshot) -> frozenset[str]:
         """Servers that may still run what they held: declared failed, or never heard
@@ -281,6 +304,7 @@ class ClusterMember:
     def gate_facts(self, snap: ClusterSnapshot, now: float) -> GateFacts:
         book = self.book
         conf = self.definition.confirm_failover
+        hb = self.definition.heartbeat
         suspects = self._suspects(snap)
         return GateFacts(
             now=now,
@@ -300,7 +324,9 @@ class ClusterMember:
             confirmations=dict(book.confirmations),
             counted=frozenset(book.counted),
             uncounted_since=dict(book.uncounted_since),
-            counted_margin=TICK + 0.1,
+            counted_margin=takeover_margin(hb.interval, hb.miss_count, TICK)
+            if self._agreed_quorum()
+            else TICK + 0.1,
             watchdog_wait=self._watchdog_waits(suspects),
             arbiter_holders=None
             if self.members.arbiter is None

@@ -34,7 +34,7 @@ from standfast.cluster.quorum import (
 from standfast.cluster.report import HeartbeatReport
 from standfast.cluster.storage_witness import StorageWitness
 from standfast.cluster.witness import ask_witness
-from standfast.engine.partition import agreed_voters, choose_partition
+from standfast.engine.partition import agreed_voters, choose_partition, fresh_window
 
 log = logging.getLogger("standfast.cluster")
 
@@ -164,7 +164,7 @@ class Membership:
         "alive", so a cut-off server gives up its quorum (and its hierarchies) two
         intervals before the majority declares it failed and takes them over."""
         hb = self.definition.heartbeat
-        window = hb.interval * max(hb.miss_count - 2, 1)
+        window = fresh_window(hb.interval, hb.miss_count)
         now = asyncio.get_running_loop().time()
         out = set()
         for peer, nets in self.heartbeat.path_details().items():

@@ -18,11 +18,36 @@ membership in which every member reaches every other, each server here:
 A server heard by two sides that no longer hear each other (server2 above) is in one
 partition only, so at most one side keeps a majority. Pure functions; tests are
 table-driven (``tests/unit/test_partition.py``).
+
+Timing (``takeover_margin``): a server learns that a peer stopped counting it from that
+peer's next heartbeat. When that heartbeat is lost (the link went down just then), the
+server keeps the peer's older report, and with it its quorum, until the peer is no
+longer fresh: up to one fresh window after the peer changed its partition. A server
+that takes over the hierarchies of a server nobody counts any more (without fencing)
+waits that long, and one cycle more, from when it saw the last peer stop counting it
+(found by bench/chaos.py, seed 181: a margin of one cycle ran appB twice for 0.17 s).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+
+def fresh_window(interval: float, miss_count: int) -> float:
+    """How recently a peer must have been heard to count (``Membership.fresh_peers``):
+    two intervals shorter than the failure detection (``interval * miss_count``), so a
+    cut-off server gives up its quorum before the others declare it failed."""
+    return interval * max(miss_count - 2, 1)
+
+
+def takeover_margin(interval: float, miss_count: int, tick: float) -> float:
+    """Seconds a server waits, once no live server counts a failed holder in its
+    partition, before it restores that holder's hierarchies without fencing: the
+    holder's own view of its quorum may be one fresh window old, and it needs one cycle
+    (``tick``) to see that and begin taking them down, plus 0.1 s for the heartbeat in
+    flight. The holder's own remove time is not covered: with fencing or a watchdog it
+    need not be."""
+    return fresh_window(interval, miss_count) + tick + 0.1
 
 
 def choose_partition(

@@ -1,8 +1,10 @@
 """What this server answers when a peer asks over the cluster channel.
 
 Contracts: each handler is bounded by the peer's deadline (the channel cancels it);
-``release`` is idempotent (a hierarchy already down is released at once); an unknown
-method is refused with 190206. Handlers act only on this server.
+``release`` is idempotent (a hierarchy already down is released at once);
+``offer_config`` takes only a newer version and refuses another configuration of the
+version held here (``conflict``, engine/replication.py); an unknown method is refused
+with 190206. Handlers act only on this server.
 """
 
 from __future__ import annotations
@@ -46,11 +48,11 @@ class PeerHandlers:
         return await handler(sender, params)
 
     async def _get_config(self, sender: str, params: dict[str, Any]) -> dict[str, Any]:
-        return {"config": self.m.core.config.to_dict()}
+        # Not an operator's change still waiting for a majority: it may yet be undone.
+        return {"config": self.m.core.published_config().to_dict()}
 
     async def _offer_config(self, sender: str, params: dict[str, Any]) -> dict[str, Any]:
-        adopted = self.m.replication.adopt(ClusterConfig.from_dict(params["config"]), sender)
-        return {"adopted": adopted}
+        return self.m.replication.offered(ClusterConfig.from_dict(params["config"]), sender)
 
     async def _release(self, sender: str, params: dict[str, Any]) -> dict[str, Any]:
         core, book = self.m.core, self.m.book

@@ -7,9 +7,10 @@ states quickly (a guest imports the full CLI in about 3 s, this in well under 1 
 usage: guest_api.py METHOD PATH [SOCKET] [TIMEOUT]   (a JSON body on stdin for POST)
 
 Prints one JSON object ``{"status": HTTP status, "body": decoded body, "seconds": time
-from connect to the last byte of the answer}`` (the daemon's own latency, without this
-interpreter's start or the lab's control channel); exits 0 when the daemon answered
-(whatever the status), 2 when it could not be reached.
+from connect to the last byte of the answer, "sent_at": the guest's wall clock just
+before connecting}`` (the daemon's own latency, without this interpreter's start or the
+lab's control channel; ``sent_at`` lets a benchmark time from the request itself);
+exits 0 when the daemon answered (whatever the status), 2 when it could not be reached.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def main(argv: list[str]) -> int:
     timeout = float(argv[3]) if len(argv) > 3 else 10.0
     body = sys.stdin.read() if method != "GET" else None
     conn = _UnixConnection(sock_path, timeout)
+    sent_at = time.time()
     started = time.monotonic()
     try:
         headers = {"Content-Type": "application/json"} if body else {}
@@ -60,7 +62,8 @@ def main(argv: list[str]) -> int:
         decoded: object = json.loads(raw)
     except ValueError:
         decoded = raw.decode("utf-8", errors="replace")
-    print(json.dumps({"status": resp.status, "body": decoded, "seconds": round(seconds, 4)}))
+    reply = {"status": resp.status, "body": decoded, "seconds": round(seconds, 4)}
+    print(json.dumps({**reply, "sent_at": sent_at}))
     return 0
 
 

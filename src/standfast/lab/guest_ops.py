@@ -63,6 +63,15 @@ class GuestOps:
         self, server: str, method: str, path: str, body: Any = None, timeout: float = 10.0
     ) -> tuple[int | None, Any]:
         """One API request in the guest (stdlib helper); (HTTP status or None, body)."""
+        reply = self.api_reply(server, method, path, body, timeout)
+        return reply.get("status"), reply.get("body", reply.get("error"))
+
+    def api_reply(
+        self, server: str, method: str, path: str, body: Any = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """``api``'s whole answer: also ``seconds`` (the daemon's latency) and ``sent_at``
+        (the guest's clock as the request left), see guest_api.py; ``status`` is None when
+        the daemon could not be asked."""
         r = self.lab.exec(
             server,
             [GUEST_PYTHON, "-I", GUEST_API, method, path, SOCKET, f"{timeout:g}"],
@@ -70,12 +79,12 @@ class GuestOps:
             stdin=None if body is None else json.dumps(body),
         )
         if r.timed_out or not r.stdout.strip():
-            return None, r.stderr.strip() or "timed out"
+            return {"status": None, "error": r.stderr.strip() or "timed out"}
         try:
             reply = json.loads(r.stdout)
         except ValueError:
-            return None, r.stdout
-        return reply.get("status"), reply.get("body", reply.get("error"))
+            return {"status": None, "error": r.stdout}
+        return reply if isinstance(reply, dict) else {"status": None, "error": r.stdout}
 
     def answer_seconds(self, server: str, path: str = "/v1/status", timeout: float = 10.0) -> float:
         """How long *server*'s daemon took to answer ``GET path``, timed inside the

@@ -244,6 +244,22 @@ CLUSTER_MESSAGES: tuple[MessageDef, ...] = (
         "コミュニケーションパスを回復するか、クォーラムのあるサーバで変更してください。",
     ),
     MessageDef(
+        "193034",
+        _ERR,
+        "Configuration change refused on server {server}: {holders} of the {needed} "
+        "servers needed hold it; it was undone",
+        "サーバ {server} で構成の変更を拒否しました: 必要な {needed} 台のうち {holders} 台"
+        "しか保持していません。変更は取り消しました",
+        "Another server changed the configuration at the same time, or peers did not answer "
+        "in time (a partition quorum has not noticed yet); a change no majority holds may "
+        "be replaced by another (193016). Once every server shows the same configuration "
+        "version (standfast status), make the change again if it is still needed.",
+        "別のサーバが同時に構成を変更したか、他のサーバが時間内に応答しませんでした "
+        "(クォーラムがまだ検知していない分断)。多数派が保持していない変更は別の変更で"
+        "置き換えられることがあります (193016)。すべてのサーバで構成バージョンが一致したら "
+        "(standfast status)、必要であれば変更をやり直してください。",
+    ),
+    MessageDef(
         "193027",
         _WARN,
         "The daemon on server {server} did not run for {seconds} s (stopped or starved): "

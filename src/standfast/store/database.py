@@ -209,6 +209,16 @@ class Store:
             db.execute("UPDATE meta SET value=? WHERE key='version'", (str(new.version),))
         return self.config()
 
+    def roll_back(self, previous: ClusterConfig) -> ClusterConfig:
+        """Put ``previous`` back, undoing this server's later change(s) (one a majority
+        did not take, engine/core.py): the configuration and its version return, and
+        the undone changes leave the log, so the next change can take their version."""
+        with self._transaction() as db:
+            self._write(db, self.config(), previous)
+            db.execute("DELETE FROM changes WHERE version > ?", (previous.version,))
+            db.execute("UPDATE meta SET value=? WHERE key='version'", (str(previous.version),))
+        return self.config()
+
     def changes_since(self, version: int) -> list[Change]:
         return [
             Change(
