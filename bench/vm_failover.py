@@ -8,7 +8,7 @@ top), extended to server2.  Each run:
    (split into detection and takeover from server2's failover event; "observed" is
    the host polling server2's API; the event's guest-clock times are converted to the
    host's clock). "mounted" is seen from outside the product by the shared observer
-   (bench/vm_observer.py): a shell loop in server2's guest watches /proc/mounts and
+   (bench/vm_observer.py): a watcher in server2's guest waits on /proc/mounts (poll) and
    stamps the moment the export appears with the guest's clock, converted to host
    time (the offset is measured by a round trip before each run; its error is printed);
 2. server1 is booted again and rejoins (not timed);
