@@ -394,6 +394,8 @@ def switchover_run(pm: PacemakerCluster, target: str) -> dict[str, float]:
             RESOURCE,
             target,
         ],
+        # crm_resource waits for the CIB; one move in ten took 40-60 s or more here.
+        timeout=240.0,
     )
     t0 = float(out.split()[0]) - offset
     mounted = mounted_at(lab, target, offset, timeout=240) - t0
