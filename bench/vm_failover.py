@@ -99,11 +99,10 @@ def switchover_run(cl: VmCluster, root: str) -> dict[str, float]:
         raise RuntimeError(f"in-service failed: {reply}")
     if cl.states("server1").get(root) != "ISP":
         raise RuntimeError(f"{root} not ISP on server1 after the switchover")
-    sent = float(reply["sent_at"]) - offset
-    mounted = mounted_at(cl.lab, "server1", offset) - sent
+    sent_guest = float(reply["sent_at"])
+    mounted = mounted_at(cl.lab, "server1", offset) - (sent_guest - offset)
     # The split, from server1's events (the guest's clock, as ``sent_at``): the peers
     # asked and the holder's release answered ("switchover" event), then the restore.
-    sent_guest = float(reply["sent_at"])
     after = [e for e in cl.events("server1") if float(e["ts"]) >= sent_guest]
     released = next(float(e["ts"]) for e in after if e["kind"] == "switchover")
     in_service = next(float(e["ts"]) for e in after if e["kind"] == "in_service")

@@ -100,19 +100,35 @@ class Switchover:
     async def release_everywhere(self, equiv: str) -> None:
         """Ask every live peer with a copy to release it, at once; raises the first
         error (193010, 193020) after every answer came."""
+        await self._ask_all(self._live_copies([equiv]), "release", {"equiv": equiv})
+
+    def _live_copies(self, equivs: list[str]) -> list[str]:
+        """The live peers holding a copy of any of ``equivs``, in name order."""
         core = self.core
         alive = self.members.alive()
-        peers = [
-            c.server
-            for c in core.config.equivalents(equiv)
-            if c.server != core.server and c.server in alive
-        ]
-        results = await asyncio.gather(
-            *(self.ask(p, "release", {"equiv": equiv}) for p in peers), return_exceptions=True
+        return sorted(
+            {
+                c.server
+                for equiv in equivs
+                for c in core.config.equivalents(equiv)
+                if c.server != core.server and c.server in alive
+            }
         )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+
+    async def _ask_all(
+        self, peers: list[str], method: str, params: dict[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """peer -> its answer, every peer asked at once; the first error (193010,
+        193020) is raised once every peer has answered or failed."""
+        replies = await asyncio.gather(
+            *(self.ask(p, method, params) for p in peers), return_exceptions=True
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for peer, reply in zip(peers, replies, strict=True):
+            if isinstance(reply, BaseException):
+                raise reply
+            out[peer] = reply
+        return out
 
     async def before_out_of_service(self, tag: str, alog: ActionLog) -> None:
         core = self.core
@@ -133,24 +149,9 @@ class Switchover:
         """equivalency -> the live peers whose copy is in service, every peer with a copy
         asked now and at once: a heartbeat's view can be one interval old, too old for a
         switchover decision. Raises 193010 for a live peer that does not answer."""
+        replies = await self._ask_all(self._live_copies(equivs), "states", {})
+        states = {peer: reply["states"] for peer, reply in replies.items()}
         core = self.core
-        alive = self.members.alive()
-        peers = sorted(
-            {
-                c.server
-                for equiv in equivs
-                for c in core.config.equivalents(equiv)
-                if c.server != core.server and c.server in alive
-            }
-        )
-        replies = await asyncio.gather(
-            *(self.ask(p, "states", {}) for p in peers), return_exceptions=True
-        )
-        states: dict[str, dict[str, str]] = {}
-        for peer, reply in zip(peers, replies, strict=True):
-            if isinstance(reply, BaseException):
-                raise reply
-            states[peer] = reply["states"]
         return {
             equiv: [
                 c.server

@@ -62,8 +62,13 @@ def main(argv: list[str]) -> int:
         decoded: object = json.loads(raw)
     except ValueError:
         decoded = raw.decode("utf-8", errors="replace")
-    reply = {"status": resp.status, "body": decoded, "seconds": round(seconds, 4)}
-    print(json.dumps({**reply, "sent_at": sent_at}))
+    reply = {
+        "status": resp.status,
+        "body": decoded,
+        "seconds": round(seconds, 4),
+        "sent_at": sent_at,
+    }
+    print(json.dumps(reply))
     return 0
 
 

@@ -90,17 +90,12 @@ class GuestOps:
         """How long *server*'s daemon took to answer ``GET path``, timed inside the
         guest from connect to the last byte (no interpreter start, no control channel);
         raises ClusterError when it did not answer."""
-        r = self.lab.exec(
-            server,
-            [GUEST_PYTHON, "-I", GUEST_API, "GET", path, SOCKET, f"{timeout:g}"],
-            timeout=timeout + 10.0,
-        )
+        reply = self.api_reply(server, "GET", path, timeout=timeout)
         try:
-            reply = json.loads(r.stdout)
             return float(reply["seconds"])
         except (ValueError, KeyError, TypeError):
             raise ClusterError(
-                f"{server}: no answer to GET {path}: {r.stderr.strip() or r}"
+                f"{server}: no answer to GET {path}: {reply.get('error') or reply}"
             ) from None
 
     def status(self, server: str, timeout: float = 10.0) -> dict[str, Any]:

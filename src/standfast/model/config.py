@@ -178,6 +178,11 @@ class ClusterConfig:
     _graphs: dict[str, ServerGraph] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
+    # The digest, computed once for the same reason: heartbeats, offers and adoption
+    # each ask for it (a SHA-256 of the whole configuration).
+    _digest: list[str] = field(
+        default_factory=list, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def of(
@@ -266,10 +271,13 @@ class ClusterConfig:
         )
 
     def digest(self) -> str:
-        body = self.to_dict()
-        body.pop("version")
-        raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-        return hashlib.sha256(raw).hexdigest()[:16]
+        """The contents' digest, without the version (computed on first use, then kept)."""
+        if not self._digest:
+            body = self.to_dict()
+            body.pop("version")
+            raw = json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+            self._digest.append(hashlib.sha256(raw).hexdigest()[:16])
+        return self._digest[0]
 
     def graph(self, server: str) -> ServerGraph:
         """``server``'s resources and dependencies (built on first use, then kept)."""
